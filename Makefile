@@ -1,0 +1,23 @@
+# Thin wrappers over scripts/: the scripts hold the logic.
+.PHONY: run test bench bench-idle fuzz lint build
+
+run:
+	scripts/run.sh
+
+test:
+	scripts/test.sh
+
+bench:
+	scripts/bench.sh
+
+bench-idle:
+	scripts/bench-idle.sh
+
+fuzz:
+	scripts/fuzz.sh
+
+lint:
+	scripts/lint.sh
+
+build:
+	go build -o bin/switchboard ./cmd/switchboard

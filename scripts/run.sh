@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Builds and runs the server in the foreground with the echo endpoint on.
+# ADDR, ADMIN_ADDR and BACKEND override the defaults; extra args go to serve.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure-go.sh
+mkdir -p bin
+go build -o bin/switchboard ./cmd/switchboard
+ADDR=${ADDR:-127.0.0.1:8080}
+echo "switchboard on ws://$ADDR/echo (health: http://$ADDR/healthz); Ctrl-C stops it" >&2
+exec bin/switchboard serve --addr "$ADDR" --backend "${BACKEND:-epoll}" --echo \
+  --admin-addr "${ADMIN_ADDR:-127.0.0.1:9090}" "$@"

@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Everything `make test` runs: vet, unit and integration tests with the race
+# detector, fuzz seed corpora (they run as ordinary tests), the bench module's
+# own tests. Output keeps go test's own lines.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/ensure-go.sh
+echo "== go vet"
+go vet ./...
+echo "== go test (race, shuffled)"
+go test -race -shuffle=on -count=1 -timeout 15m ./...
+echo "== bench module"
+(cd bench && go vet ./... && go test -count=1 -timeout 10m ./...)
