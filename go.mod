@@ -3,6 +3,7 @@ module github.com/switchboard-chat/switchboard
 go 1.26.0
 
 require (
+	github.com/cloudwego/netpoll v0.7.2
 	github.com/coder/websocket v1.8.14
 	github.com/gobwas/ws v1.4.0
 	github.com/gorilla/websocket v1.5.3
@@ -13,9 +14,6 @@ require (
 require (
 	github.com/bytedance/gopkg v0.1.1 // indirect
 	github.com/cloudwego/gopkg v0.1.4 // indirect
-	github.com/cloudwego/netpoll v0.7.2 // indirect
-	github.com/davecgh/go-spew v1.1.2-0.20180830191138-d8f796af33cc // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/gobwas/pool v0.2.1 // indirect
-	github.com/stretchr/testify v1.9.0 // indirect
 )
