@@ -1,0 +1,40 @@
+// Command switchboard is the switchboard server: `serve` runs it, `version`
+// prints build information. Logic lives in the packages; this file only
+// wires flags to them.
+package main
+
+import (
+	"fmt"
+	"os"
+)
+
+const usage = `switchboard: a WebSocket connection engine and chat server
+
+Usage:
+  switchboard serve [flags]    run the server (switchboard serve --help for flags)
+  switchboard version          print version and build information
+`
+
+func main() {
+	if len(os.Args) < 2 {
+		fmt.Fprint(os.Stderr, usage)
+		os.Exit(2)
+	}
+	var err error
+	switch os.Args[1] {
+	case "serve":
+		err = serve(os.Args[2:])
+	case "version":
+		err = version(os.Stdout)
+	case "-h", "--help", "help":
+		fmt.Print(usage)
+		return
+	default:
+		fmt.Fprintf(os.Stderr, "switchboard: unknown command %q\n\n%s", os.Args[1], usage)
+		os.Exit(2)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "switchboard:", err)
+		os.Exit(1)
+	}
+}

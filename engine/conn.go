@@ -1,0 +1,91 @@
+package engine
+
+import (
+	"net/netip"
+	"sync"
+	"sync/atomic"
+
+	"github.com/gobwas/ws"
+
+	"github.com/switchboard-chat/switchboard/poller"
+	"github.com/switchboard-chat/switchboard/protocol"
+)
+
+// phase is where a connection is in its life.
+type phase uint32
+
+const (
+	phaseHandshake phase = iota // reading the upgrade request
+	phaseOpen                   // upgraded, exchanging frames
+	phaseClosing                // our close frame is queued or sent; waiting for the peer's
+	phaseClosed                 // the socket is gone
+)
+
+// Conn is one client connection as the engine and the application see it.
+//
+// Concurrency: WriteMessage, WriteFrame, Close, and the accessors are safe
+// for concurrent use. Application callbacks for one Conn run in order on one
+// worker goroutine.
+//
+// Ownership: the read side (handshake state, frame reader, message being
+// assembled) belongs to the poller loop that owns the socket; the write side
+// is guarded by wmu; the timing fields are atomics shared with the wheel.
+type Conn struct {
+	id  uint64
+	e   *Engine
+	pc  poller.Conn
+	app App
+
+	phase atomic.Uint32
+
+	// Read side, loop-owned.
+	hs      *handshake // non-nil only during the handshake
+	reader  protocol.Reader
+	msg     []byte // message being assembled, from msgPool; nil between messages
+	msgOp   ws.OpCode
+	inflate bool // the message in msg is compressed
+	deflate bool // permessage-deflate was negotiated
+
+	// Backpressure, guarded by the worker queue's mutex.
+	pending           task
+	closeAfterPending bool
+
+	// Timing, in engine ticks; shared with the timing wheel.
+	checkAt    atomic.Int64
+	lastRead   atomic.Int64
+	lastData   atomic.Int64
+	pingSentAt atomic.Int64 // 0 when no ping is outstanding
+	closeBy    atomic.Int64 // deadline of the closing phase
+
+	// Write side.
+	wmu      sync.Mutex
+	out      outboundQueue
+	closeOut bool // a close frame is queued: accept no more data frames
+	gotClose bool // the peer's close frame arrived
+
+	// Application state; see SetValue.
+	value atomic.Value
+}
+
+// ID is the connection's process-unique id.
+func (c *Conn) ID() uint64 { return c.id }
+
+// RemoteAddr is the peer's address.
+func (c *Conn) RemoteAddr() netip.AddrPort { return c.pc.RemoteAddr() }
+
+// SetValue stores one application value on the Conn; Value returns it.
+// Safe for concurrent use.
+func (c *Conn) SetValue(v any) { c.value.Store(v) }
+
+// Value returns what SetValue stored, or nil.
+func (c *Conn) Value() any { return c.value.Load() }
+
+// handshake is the per-connection state while the upgrade request arrives.
+// Its buffer comes from a pool and goes back once the request is complete.
+type handshake struct {
+	buf    []byte
+	parser protocol.HandshakeParser
+	reject bool // admission refused: answer 503 once the request is in
+}
+
+var handshakePool = sync.Pool{New: func() any { return new(handshake) }}
