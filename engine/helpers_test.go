@@ -87,6 +87,8 @@ func upgradeRequest(path string) string {
 
 // rawUpgrade performs the handshake over c and returns a reader positioned
 // at the first frame.
+func bufioReader(c net.Conn) *bufio.Reader { return bufio.NewReader(c) }
+
 func rawUpgrade(t testing.TB, c net.Conn, path string) *bufio.Reader {
 	t.Helper()
 	if _, err := io.WriteString(c, upgradeRequest(path)); err != nil {

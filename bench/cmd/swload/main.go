@@ -1,0 +1,59 @@
+// Command swload is switchboard's load generator: `swload <scenario>
+// [flags]`. Scenario code lives in bench/internal/<scenario>; this file only
+// dispatches.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/idle"
+)
+
+type scenario struct {
+	name, help string
+	run        func(args []string) error
+}
+
+var scenarios = []scenario{
+	{"idle", "ramp idle WebSocket connections against a server and report memory and CPU per connection", idle.Run},
+	{"idle-report", "combine idle results into one side-by-side table and an SVG plot", idle.RunReport},
+	{"idle-worker", "(internal) a load worker process driven by `swload idle` over stdin/stdout",
+		func(args []string) error { return idle.RunWorker(args, os.Stdin, os.Stdout) }},
+}
+
+func usage() {
+	fmt.Fprintf(os.Stderr, "usage: swload <scenario> [flags]\n\nscenarios:\n")
+	for _, s := range scenarios {
+		fmt.Fprintf(os.Stderr, "  %-12s %s\n", s.name, s.help)
+	}
+	fmt.Fprintf(os.Stderr, "\nswload <scenario> -h shows a scenario's flags.\n")
+}
+
+func main() {
+	if len(os.Args) < 2 {
+		usage()
+		os.Exit(2)
+	}
+	for _, s := range scenarios {
+		if s.name == os.Args[1] {
+			if err := s.run(os.Args[2:]); err != nil {
+				if errors.Is(err, flag.ErrHelp) {
+					os.Exit(2)
+				}
+				fmt.Fprintf(os.Stderr, "swload %s: %v\n", s.name, err)
+				os.Exit(1)
+			}
+			return
+		}
+	}
+	if os.Args[1] == "-h" || os.Args[1] == "--help" || os.Args[1] == "help" {
+		usage()
+		return
+	}
+	fmt.Fprintf(os.Stderr, "swload: unknown scenario %q\n\n", os.Args[1])
+	usage()
+	os.Exit(2)
+}

@@ -1,0 +1,186 @@
+package idle
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/plot"
+)
+
+// RunReport is `swload idle-report --in A.json [B.json ...] --out X.md
+// [--svg X.svg]`. --in takes globs and also every following argument that
+// is not a flag, so an unquoted shell glob works.
+func RunReport(args []string) error {
+	var ins []string
+	var rest []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if a == "--in" || a == "-in" {
+			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
+				i++
+				ins = append(ins, args[i])
+			}
+			continue
+		}
+		if v, ok := strings.CutPrefix(a, "--in="); ok {
+			ins = append(ins, v)
+			continue
+		}
+		rest = append(rest, a)
+	}
+	fs := flag.NewFlagSet("idle-report", flag.ContinueOnError)
+	out := fs.String("out", "", "combined Markdown report to write (required)")
+	svg := fs.String("svg", "", "SVG plot of RSS vs connections to write (optional)")
+	if err := fs.Parse(rest); err != nil {
+		return err
+	}
+	if fs.NArg() > 0 {
+		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	if len(ins) == 0 || *out == "" {
+		return errors.New("--in and --out are required")
+	}
+	var paths []string
+	for _, in := range ins {
+		matches, err := filepath.Glob(in)
+		if err != nil {
+			return err
+		}
+		if len(matches) == 0 {
+			return fmt.Errorf("%s matches no file", in)
+		}
+		paths = append(paths, matches...)
+	}
+	sort.Strings(paths)
+	var results []*Result
+	var sources []string
+	seen := map[string]bool{}
+	for _, p := range paths {
+		if seen[p] {
+			continue
+		}
+		seen[p] = true
+		r, err := ReadResult(p)
+		if err != nil {
+			return err
+		}
+		results = append(results, r)
+		sources = append(sources, p)
+	}
+
+	var md strings.Builder
+	svgName := ""
+	if *svg != "" {
+		rel, err := filepath.Rel(filepath.Dir(*out), *svg)
+		if err != nil {
+			rel = *svg
+		}
+		svgName = rel
+	}
+	WriteCombined(&md, results, sources, svgName)
+	if err := os.WriteFile(*out, []byte(md.String()), 0o644); err != nil {
+		return err
+	}
+	if *svg != "" {
+		f, err := os.Create(*svg)
+		if err != nil {
+			return err
+		}
+		if err := RSSChart(results).WriteSVG(f); err != nil {
+			f.Close()
+			return err
+		}
+		if err := f.Close(); err != nil {
+			return err
+		}
+	}
+	fmt.Fprintf(os.Stderr, "idle-report: wrote %s", *out)
+	if *svg != "" {
+		fmt.Fprintf(os.Stderr, " and %s", *svg)
+	}
+	fmt.Fprintln(os.Stderr)
+	return nil
+}
+
+// WriteCombined renders the side-by-side table of several runs. svg, when
+// not empty, is linked as an image.
+func WriteCombined(w io.Writer, results []*Result, sources []string, svg string) {
+	fmt.Fprintf(w, "# Idle connections, side by side\n\n")
+	if svg != "" {
+		fmt.Fprintf(w, "![RSS vs connections](%s)\n\n", svg)
+	}
+	fmt.Fprintf(w, "| server | max conns | user B/conn (RSS) | Go heap B/conn | kernel B/socket | of which socket slab B | goroutines/conn | R² RSS | R² kernel | projected 1M user | projected 1M kernel | projected 1M total |\n")
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, r := range results {
+		p := r.Projection
+		var max int64
+		for _, s := range r.Steps {
+			max = s.Conns
+		}
+		name := r.Name
+		if r.Failure != "" {
+			name += " (FAILED)"
+		}
+		if _, ok := r.Fits[FitRSS]; !ok {
+			fmt.Fprintf(w, "| %s | %d | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n", name, max)
+			continue
+		}
+		slab := "n/a"
+		if p.SlabPerSocket != 0 {
+			slab = fmt.Sprintf("%.0f", p.SlabPerSocket)
+		}
+		fmt.Fprintf(w, "| %s | %d | %.0f | %.0f | %.0f | %s | %.4f | %s | %s | %s | %s | %s |\n",
+			name, max, p.UserPerConn, p.HeapPerConn, p.KernelPerSocket, slab, p.GoroutinesPerConn,
+			r2(r, FitRSS), r2(r, FitKernel), human(p.UserBytes), human(p.KernelBytes), human(p.TotalBytes))
+	}
+	fmt.Fprintf(w, "\nKernel bytes per socket are half the machine-wide kernel slope, because on loopback both ends of each connection "+
+		"live in one kernel; it is machine-wide (meminfo Slab + TCP buffer pages), so other activity on the machine is noise in it. "+
+		"\"Socket slab\" counts only the slab caches a socket fd lives in (TCP, sock_inode_cache, dentry, filp, eventpoll) and is steadier. "+
+		"User bytes are the slope of the server's VmRSS after a forced GC.\n")
+	fmt.Fprintf(w, "\n## Conclusions\n\n")
+	for _, r := range results {
+		fmt.Fprintf(w, "- %s\n", conclusion(r))
+	}
+	fmt.Fprintf(w, "\n## Runs\n\n| server | commit | machine | command |\n|---|---|---|---|\n")
+	for i, r := range results {
+		m := r.Meta
+		fmt.Fprintf(w, "| %s | %s | %d CPUs, %s, kernel %s | `%s` (report: %s) |\n", r.Name, m.ServerCommit,
+			m.Machine.NProc, human(float64(m.Machine.MemTotal)), m.Machine.Kernel, m.Command,
+			strings.TrimSuffix(filepath.Base(sources[i]), ".json")+".md")
+	}
+}
+
+func r2(r *Result, name string) string {
+	l, ok := r.Fits[name]
+	if !ok {
+		return "n/a"
+	}
+	return fmt.Sprintf("%.4f", l.R2)
+}
+
+// RSSChart plots server RSS against connections, one line per run.
+func RSSChart(results []*Result) plot.Chart {
+	c := plot.Chart{
+		Title:   "Idle WebSocket connections: server RSS",
+		XLabel:  "open connections",
+		YLabel:  "server RSS (MiB, after GC)",
+		YFormat: func(v float64) string { return fmt.Sprintf("%g", v) },
+	}
+	for _, r := range results {
+		s := plot.Series{Name: r.Name}
+		if r.Failure != "" {
+			s.Name += " (failed)"
+		}
+		for _, p := range r.points() {
+			s.Points = append(s.Points, plot.Point{X: float64(p.Conns), Y: mibf(p.Proc.VmRSS)})
+		}
+		c.Series = append(c.Series, s)
+	}
+	return c
+}

@@ -1,0 +1,181 @@
+package idle
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
+)
+
+// GoStats is the server's GET /debug/stats answer (the server contract).
+type GoStats struct {
+	Conns      int64  `json:"conns"`
+	Goroutines int64  `json:"goroutines"`
+	HeapAlloc  uint64 `json:"heap_alloc"`
+	HeapInuse  uint64 `json:"heap_inuse"`
+	HeapSys    uint64 `json:"heap_sys"`
+	StackInuse uint64 `json:"stack_inuse"`
+	Sys        uint64 `json:"sys"`
+	NumGC      uint64 `json:"num_gc"`
+}
+
+// Sample is everything measured at one step. Memory is in bytes.
+type Sample struct {
+	Target      int       `json:"target"` // connections asked for
+	Conns       int64     `json:"conns"`  // as the server reported them
+	Time        time.Time `json:"time"`
+	RampSeconds float64   `json:"ramp_seconds"`
+	DialErrors  int       `json:"dial_errors"` // failed and retried dials during the ramp
+
+	Proc procfs.Status `json:"proc"`
+	FDs  int           `json:"fds"`
+	Go   GoStats       `json:"go"`
+
+	CPUSeconds       float64 `json:"cpu_seconds"`        // server utime+stime over the window
+	CPUWindowSeconds float64 `json:"cpu_window_seconds"` // the window
+	CPUCores         float64 `json:"cpu_cores"`          // CPUSeconds / window: 1 = one core busy
+
+	Sockstat procfs.Sockstat             `json:"sockstat"`
+	Meminfo  procfs.Meminfo              `json:"meminfo"`
+	Slab     map[string]procfs.SlabCache `json:"slab,omitempty"` // nil when /proc/slabinfo is unreadable
+
+	// KernelBytes is Slab (meminfo) plus TCP buffer pages (sockstat), for
+	// the whole machine: on loopback it holds both ends of every
+	// connection.
+	KernelBytes uint64 `json:"kernel_bytes"`
+	// SocketSlabBytes sums the slab caches a socket fd occupies (see
+	// socketCaches); 0 when slabinfo is unreadable.
+	SocketSlabBytes uint64 `json:"socket_slab_bytes"`
+}
+
+// socketCaches are the slab caches one TCP socket fd lives in: the socket
+// itself, its inode, the dentry and struct file of the fd, and the epoll
+// item when the process watches it.
+var socketCaches = []string{"TCP", "TCPv6", "sock_inode_cache", "dentry", "filp", "eventpoll_epi", "eventpoll_pwq"}
+
+// keepSlab selects what Sample.Slab records: the socket caches and the
+// generic kmalloc caches (socket-side allocations land there too).
+func keepSlab(name string) bool {
+	for _, c := range socketCaches {
+		if name == c {
+			return true
+		}
+	}
+	return name == "request_sock_TCP" || name == "skbuff_head_cache" || name == "inode_cache" ||
+		strings.HasPrefix(name, "kmalloc-")
+}
+
+// adminClient talks to the server's admin address.
+type adminClient struct {
+	base string // http://127.0.0.1:Q
+	http *http.Client
+}
+
+func newAdminClient(addr string) adminClient {
+	return adminClient{base: "http://" + addr, http: &http.Client{Timeout: 10 * time.Second}}
+}
+
+func (a adminClient) stats(ctx context.Context) (GoStats, error) {
+	var s GoStats
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/debug/stats", nil)
+	if err != nil {
+		return s, err
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return s, err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return s, fmt.Errorf("GET /debug/stats: %s", resp.Status)
+	}
+	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&s); err != nil {
+		return s, fmt.Errorf("GET /debug/stats: %w", err)
+	}
+	return s, nil
+}
+
+func (a adminClient) gc(ctx context.Context) error {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/debug/gc", nil)
+	if err != nil {
+		return err
+	}
+	resp, err := a.http.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode/100 != 2 {
+		return fmt.Errorf("POST /debug/gc: %s", resp.Status)
+	}
+	return nil
+}
+
+// measureCPU returns the server's CPU seconds over a window of about
+// window, and the window's real length.
+func measureCPU(ctx context.Context, pid int, window time.Duration) (cpu, elapsed float64, err error) {
+	t0, err := procfs.ReadCPUTicks(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	start := time.Now()
+	if err := sleep(ctx, window); err != nil {
+		return 0, 0, err
+	}
+	t1, err := procfs.ReadCPUTicks(pid)
+	if err != nil {
+		return 0, 0, err
+	}
+	return float64(t1-t0) / procfs.UserHZ, time.Since(start).Seconds(), nil
+}
+
+// readProcess fills the per-process and kernel parts of s. slabOK reports
+// whether /proc/slabinfo could be read.
+func readProcess(pid, pageSize int, s *Sample) (slabOK bool, err error) {
+	if s.Proc, err = procfs.ReadStatus(pid); err != nil {
+		return false, fmt.Errorf("read /proc/%d/status: %w", pid, err)
+	}
+	if s.FDs, err = procfs.CountFDs(pid); err != nil {
+		return false, fmt.Errorf("count /proc/%d/fd: %w", pid, err)
+	}
+	if s.Sockstat, err = procfs.ReadSockstat(); err != nil {
+		return false, fmt.Errorf("read sockstat: %w", err)
+	}
+	if s.Meminfo, err = procfs.ReadMeminfo(); err != nil {
+		return false, fmt.Errorf("read meminfo: %w", err)
+	}
+	s.KernelBytes = s.Meminfo.Slab + s.Sockstat.TCPMemPages*uint64(pageSize)
+	slab, err := procfs.ReadSlabinfo(keepSlab)
+	if err != nil {
+		// Unreadable slabinfo (not root, or a hardened kernel) is
+		// expected; the report says the per-cache numbers are missing.
+		return false, nil
+	}
+	s.Slab = slab
+	for _, name := range socketCaches {
+		s.SocketSlabBytes += slab[name].Bytes()
+	}
+	return true, nil
+}
+
+// sleep waits for d or until ctx is done.
+func sleep(ctx context.Context, d time.Duration) error {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// pageSize is the kernel page size, the unit of sockstat's "mem".
+var pageSize = os.Getpagesize()

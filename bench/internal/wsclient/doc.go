@@ -1,0 +1,8 @@
+// Package wsclient is the lean WebSocket client side of the load workers:
+// dial from a chosen loopback source address, complete the RFC 6455
+// handshake (github.com/gobwas/ws), then hold the connection, answering
+// pings with pongs and closes with closes.
+//
+// Concurrency: a Conn is written only by its own Hold loop (pongs, close
+// reply) until Hold returns; Close may be called from any goroutine.
+package wsclient

@@ -1,0 +1,131 @@
+package wsclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"syscall"
+	"time"
+
+	"github.com/gobwas/ws"
+	"golang.org/x/sys/unix"
+)
+
+// Dialer dials WebSocket connections from one source address.
+type Dialer struct {
+	// Source is the local IP to bind, e.g. 127.0.0.2. Nil lets the kernel
+	// choose.
+	Source net.IP
+	// Timeout bounds TCP connect plus handshake; zero means 10 s.
+	Timeout time.Duration
+}
+
+// Conn is an upgraded client connection.
+type Conn struct {
+	net.Conn
+	// r reads frames; it is a bufio.Reader only when the server sent bytes
+	// right behind its handshake response, else the conn itself.
+	r io.Reader
+}
+
+// Dial connects to url (ws://host:port/path) and completes the handshake.
+func (d Dialer) Dial(ctx context.Context, url string) (*Conn, error) {
+	timeout := d.Timeout
+	if timeout == 0 {
+		timeout = 10 * time.Second
+	}
+	nd := net.Dialer{Timeout: timeout, Control: bindNoPort}
+	if d.Source != nil {
+		nd.LocalAddr = &net.TCPAddr{IP: d.Source}
+	}
+	wd := ws.Dialer{
+		Timeout: timeout,
+		NetDial: func(ctx context.Context, network, addr string) (net.Conn, error) {
+			return nd.DialContext(ctx, network, addr)
+		},
+	}
+	c, br, _, err := wd.Dial(ctx, url)
+	if err != nil {
+		return nil, err
+	}
+	conn := &Conn{Conn: c, r: c}
+	if br != nil {
+		conn.r = br
+	}
+	return conn, nil
+}
+
+// bindNoPort sets IP_BIND_ADDRESS_NO_PORT so that binding a source address
+// does not reserve an ephemeral port on its own: the port is chosen at
+// connect time for the full 4-tuple. Without it every source address is
+// limited to one connection per port across all destinations, and sockets
+// in TIME_WAIT from an earlier run block ports of the next one.
+func bindNoPort(_, _ string, rc syscall.RawConn) error {
+	var serr error
+	err := rc.Control(func(fd uintptr) {
+		serr = unix.SetsockoptInt(int(fd), unix.IPPROTO_IP, unix.IP_BIND_ADDRESS_NO_PORT, 1)
+	})
+	if err != nil {
+		return err
+	}
+	return serr
+}
+
+// ErrClosedByServer is returned by Hold when the server sent a close frame.
+var ErrClosedByServer = errors.New("wsclient: server closed the connection")
+
+// maxDataFrame bounds a data frame Hold will skip over; an idle benchmark
+// expects none.
+const maxDataFrame = 1 << 20
+
+// Hold reads frames until the connection ends, answering pings with pongs
+// and a close with a close. Data frames are read and dropped. It returns
+// ErrClosedByServer after a close handshake, or the read/write error.
+func (c *Conn) Hold() error {
+	// Control payloads are at most 125 bytes; this array stays on the
+	// goroutine's stack.
+	var ctl [125]byte
+	for {
+		h, err := ws.ReadHeader(c.r)
+		if err != nil {
+			return err
+		}
+		if h.OpCode.IsControl() {
+			if h.Length > int64(len(ctl)) {
+				return fmt.Errorf("wsclient: control frame of %d bytes", h.Length)
+			}
+			p := ctl[:h.Length]
+			if _, err := io.ReadFull(c.r, p); err != nil {
+				return err
+			}
+			if h.Masked {
+				ws.Cipher(p, h.Mask, 0)
+			}
+			switch h.OpCode {
+			case ws.OpPing:
+				if err := ws.WriteFrame(c.Conn, ws.MaskFrameInPlace(ws.NewPongFrame(p))); err != nil {
+					return err
+				}
+			case ws.OpClose:
+				// Echo the status code back; an empty close gets an
+				// empty close (1005 must never go on the wire).
+				var body []byte
+				if len(p) >= 2 {
+					code, _ := ws.ParseCloseFrameData(p)
+					body = ws.NewCloseFrameBody(code, "")
+				}
+				_ = ws.WriteFrame(c.Conn, ws.MaskFrameInPlace(ws.NewCloseFrame(body)))
+				return ErrClosedByServer
+			}
+			continue
+		}
+		if h.Length > maxDataFrame {
+			return fmt.Errorf("wsclient: data frame of %d bytes", h.Length)
+		}
+		if _, err := io.CopyN(io.Discard, c.r, h.Length); err != nil {
+			return err
+		}
+	}
+}
