@@ -1,0 +1,138 @@
+package main
+
+import (
+	"bufio"
+	"errors"
+	"net"
+	"net/http"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+	"go.uber.org/goleak"
+)
+
+// buildBinary compiles the real binary once per test run.
+func buildBinary(t *testing.T) string {
+	t.Helper()
+	bin := filepath.Join(t.TempDir(), "switchboard")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// startServe runs `switchboard serve` on a free port and returns the
+// process and the address it logged.
+func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "text"}, args...)...)
+	stderr, err := cmd.StderrPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	addrRE := regexp.MustCompile(`msg=listening addr=(\S+)`)
+	lines := bufio.NewScanner(stderr)
+	for lines.Scan() {
+		if m := addrRE.FindStringSubmatch(lines.Text()); m != nil {
+			go func() { // keep draining so the server never blocks on stderr
+				for lines.Scan() {
+				}
+			}()
+			return cmd, m[1]
+		}
+	}
+	t.Fatalf("server exited before listening: %v", lines.Err())
+	return nil, ""
+}
+
+func TestServeEchoAndGracefulShutdown(t *testing.T) {
+	bin := buildBinary(t)
+	for _, backend := range []string{"epoll", "netpoll"} {
+		t.Run(backend, func(t *testing.T) {
+			cmd, addr := startServe(t, bin, "--backend", backend, "--echo")
+			resp, err := http.Get("http://" + addr + "/healthz")
+			if err != nil || resp.StatusCode != 200 {
+				t.Fatalf("healthz: %v %v", resp, err)
+			}
+			resp.Body.Close()
+			c, _, err := websocket.DefaultDialer.Dial("ws://"+addr+"/echo", nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			c.SetReadDeadline(time.Now().Add(10 * time.Second))
+			c.WriteMessage(websocket.TextMessage, []byte("ping"))
+			if _, p, err := c.ReadMessage(); err != nil || string(p) != "ping" {
+				t.Fatalf("echo: %q %v", p, err)
+			}
+
+			cmd.Process.Signal(syscall.SIGTERM)
+			_, _, err = c.ReadMessage()
+			var ce *websocket.CloseError
+			if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
+				t.Fatalf("client read during shutdown = %v, want close 1001", err)
+			}
+			done := make(chan error, 1)
+			go func() { done <- cmd.Wait() }()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Fatalf("serve exited with %v, want status 0", err)
+				}
+			case <-time.After(15 * time.Second):
+				t.Fatal("serve did not exit after SIGTERM")
+			}
+			if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
+				t.Fatal("still accepting after exit")
+			}
+		})
+	}
+}
+
+func TestServeRejectsBadFlags(t *testing.T) {
+	bin := buildBinary(t)
+	for _, tc := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"serve", "--backend", "kqueue"}, "Backend"},
+		{[]string{"serve", "--workers", "-3"}, "Workers"},
+		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
+		{[]string{"serve", "extra"}, "unexpected arguments"},
+		{[]string{"frobnicate"}, "unknown command"},
+	} {
+		out, err := exec.Command(bin, tc.args...).CombinedOutput()
+		var exit *exec.ExitError
+		if !errors.As(err, &exit) || exit.ExitCode() == 0 {
+			t.Errorf("%v: exit %v, want non-zero", tc.args, err)
+		}
+		if !strings.Contains(string(out), tc.want) {
+			t.Errorf("%v: output %q does not name %q", tc.args, out, tc.want)
+		}
+	}
+}
+
+func TestVersionPrintsGoVersion(t *testing.T) {
+	var b strings.Builder
+	if err := version(&b); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(b.String(), "go1.") {
+		t.Fatalf("version output %q lacks the Go version", b.String())
+	}
+}
+
+func TestMain(m *testing.M) {
+	goleak.VerifyTestMain(m, goleak.IgnoreTopFunction("internal/poll.runtime_pollWait"))
+}
