@@ -781,19 +781,20 @@ func (c *netpollConn) queueLocked() {
 func (c *netpollConn) post(ev uint16) {
 	c.mu.Lock()
 	c.state |= ev
-	if c.state&stBusy != 0 {
-		c.mu.Unlock()
-		return
-	}
-	c.state |= stBusy
-	c.mu.Unlock()
-	c.run()
+	c.runUnlessBusyLocked()
 }
 
 // runQueued is the aux goroutine's turn for a queued Conn.
 func (c *netpollConn) runQueued() {
 	c.mu.Lock()
 	c.state &^= stQueued
+	c.runUnlessBusyLocked()
+}
+
+// runUnlessBusyLocked takes the right to deliver and runs, unless another
+// goroutine holds it (that one will see the recorded events). Called with
+// c.mu held; releases it.
+func (c *netpollConn) runUnlessBusyLocked() {
 	if c.state&stBusy != 0 {
 		c.mu.Unlock()
 		return
