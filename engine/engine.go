@@ -13,6 +13,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/switchboard-chat/switchboard/poller"
+	"github.com/switchboard-chat/switchboard/poller/bufpool"
 	"github.com/switchboard-chat/switchboard/protocol"
 )
 
@@ -244,7 +245,7 @@ func (e *Engine) runTask(t task) {
 		if phase(c.phase.Load()) == phaseOpen {
 			c.app.OnMessage(c, t.op, t.msg)
 		}
-		putBuf(t.msg)
+		bufpool.Put(t.msg)
 	case taskClose:
 		c.app.OnClose(c)
 	}

@@ -4,6 +4,7 @@ import (
 	"github.com/gobwas/ws"
 
 	"github.com/switchboard-chat/switchboard/poller"
+	"github.com/switchboard-chat/switchboard/poller/bufpool"
 	"github.com/switchboard-chat/switchboard/protocol"
 )
 
@@ -59,7 +60,7 @@ func (h *loopHandler) OnClose(pc poller.Conn, err error) {
 		e.stats.handshaking.Add(-1)
 		releaseHandshake(c)
 	}
-	putBuf(c.msg)
+	bufpool.Put(c.msg)
 	c.msg = nil
 	if was != phaseHandshake {
 		e.stats.conns.Add(-1)
@@ -211,24 +212,24 @@ func (e *Engine) onData(c *Conn, ev protocol.Event) bool {
 		return true // closing: data after our close frame is dropped
 	}
 	if c.msg == nil {
-		c.msg = getBuf(len(ev.Payload))
+		c.msg = bufpool.Get(len(ev.Payload))
 		c.msgOp = ev.Op
 		c.inflate = ev.Compressed
 	}
-	c.msg = appendPooled(c.msg, ev.Payload)
+	c.msg = bufpool.Append(c.msg, ev.Payload)
 	if !ev.Fin {
 		return true
 	}
 	msg, op := c.msg, c.msgOp
 	c.msg = nil
 	if c.inflate {
-		plain, err := protocol.Inflate(getBuf(4*len(msg)), msg, e.cfg.MaxMessageBytes)
-		putBuf(msg)
+		plain, err := protocol.Inflate(bufpool.Get(4*len(msg)), msg, e.cfg.MaxMessageBytes)
+		bufpool.Put(msg)
 		if err == nil && op == ws.OpText && !protocol.ValidUTF8(plain) {
 			err = &protocol.CloseError{Code: ws.StatusInvalidFramePayloadData, Reason: "invalid UTF-8 in text message"}
 		}
 		if err != nil {
-			putBuf(plain)
+			bufpool.Put(plain)
 			e.stats.protocolErrors.Add(1)
 			e.failConn(c, err)
 			return true

@@ -2,11 +2,13 @@ package engine
 
 import (
 	"errors"
+	"sync"
 	"sync/atomic"
 
 	"github.com/gobwas/ws"
 
 	"github.com/switchboard-chat/switchboard/poller"
+	"github.com/switchboard-chat/switchboard/poller/bufpool"
 	"github.com/switchboard-chat/switchboard/protocol"
 )
 
@@ -26,7 +28,7 @@ type Frame struct {
 // NewFrame encodes one unfragmented data message. The caller holds one
 // reference and must Release it after handing the frame to its recipients.
 func NewFrame(op ws.OpCode, payload []byte) *Frame {
-	b := getBuf(protocol.FrameHeaderSize(len(payload)) + len(payload))
+	b := bufpool.Get(protocol.FrameHeaderSize(len(payload)) + len(payload))
 	b = protocol.AppendFrame(b, op, true, payload)
 	f := &Frame{b: b}
 	f.refs.Store(1)
@@ -38,7 +40,7 @@ func newRawFrame(parts ...[]byte) *Frame {
 	for _, p := range parts {
 		n += len(p)
 	}
-	b := getBuf(n)
+	b := bufpool.Get(n)
 	for _, p := range parts {
 		b = append(b, p...)
 	}
@@ -57,7 +59,7 @@ func (f *Frame) Retain() { f.refs.Add(1) }
 func (f *Frame) Release() {
 	switch n := f.refs.Add(-1); {
 	case n == 0:
-		putBuf(f.b)
+		bufpool.Put(f.b)
 		f.b = nil
 	case n < 0:
 		panic("engine: Frame released more times than retained")
@@ -154,21 +156,37 @@ func (c *Conn) WriteMessage(op ws.OpCode, payload []byte) error {
 	if c.deflate && len(payload) >= compressMin {
 		return c.writeCompressed(op, payload)
 	}
-	var hdr [14]byte
-	h := protocol.AppendFrameHeader(hdr[:0], op, true, false, len(payload))
-	return c.write(h, payload, nil, false)
+	return c.writeData(op, false, payload)
 }
+
+// writeData frames payload with a header built in pooled scratch memory:
+// a header in a caller's stack array would escape through the poller.Conn
+// interface and cost an allocation per message.
+func (c *Conn) writeData(op ws.OpCode, rsv1 bool, payload []byte) error {
+	s := scratchPool.Get().(*writeScratch)
+	h := protocol.AppendFrameHeader(s.hdr[:0], op, true, rsv1, len(payload))
+	err := c.write(h, payload, nil, false)
+	scratchPool.Put(s)
+	return err
+}
+
+// writeScratch is per-write memory that must not live on a stack (it is
+// handed to an interface method); pooled, it costs nothing per write.
+type writeScratch struct {
+	hdr [14]byte
+	iov [16][]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return new(writeScratch) }}
 
 // compressMin is the smallest message worth compressing: below it the
 // deflate framing costs more than it saves.
 const compressMin = 256
 
 func (c *Conn) writeCompressed(op ws.OpCode, payload []byte) error {
-	body := protocol.Deflate(getBuf(len(payload)/2+64), payload)
-	var hdr [14]byte
-	h := protocol.AppendFrameHeader(hdr[:0], op, true, true, len(body))
-	err := c.write(h, body, nil, false)
-	putBuf(body)
+	body := protocol.Deflate(bufpool.Get(len(payload)/2+64), payload)
+	err := c.writeData(op, true, body)
+	bufpool.Put(body)
 	return err
 }
 
@@ -192,14 +210,16 @@ func (c *Conn) writeLocked(hdr, payload []byte, f *Frame, control bool) error {
 		return ErrClosed
 	}
 	if c.out.empty() {
-		var bufs [2][]byte
-		iov := bufs[:0]
+		s := scratchPool.Get().(*writeScratch)
+		iov := s.iov[:0]
 		if f != nil {
 			iov = append(iov, f.b)
 		} else {
 			iov = append(iov, hdr, payload)
 		}
 		n, err := c.pc.Write(iov)
+		clear(iov)
+		scratchPool.Put(s)
 		c.e.stats.bytesOut.Add(uint64(n))
 		switch {
 		case err == nil:
@@ -255,9 +275,12 @@ func skip(n int, parts ...[]byte) [][]byte {
 func (c *Conn) flush() {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	s := scratchPool.Get().(*writeScratch)
+	defer scratchPool.Put(s)
 	for !c.out.empty() {
-		var bufs [16][]byte
-		n, err := c.pc.Write(c.out.iovecs(bufs[:0]))
+		iov := c.out.iovecs(s.iov[:0])
+		n, err := c.pc.Write(iov)
+		clear(iov) // the pool must not keep frames alive
 		c.e.stats.bytesOut.Add(uint64(n))
 		c.out.consume(n)
 		if errors.Is(err, poller.ErrWouldBlock) {

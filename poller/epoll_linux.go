@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/switchboard-chat/switchboard/poller/bufpool"
 )
 
 // The epoll backend: Options.Loops event loops, each with its own epoll
@@ -316,7 +318,12 @@ func (l *eventLoop) read(c *epollConn, events uint32) {
 	c.mu.Lock()
 	paused := c.paused
 	c.mu.Unlock()
-	if paused && events&(unix.EPOLLHUP|unix.EPOLLERR) == 0 {
+	if paused {
+		if events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			// Both directions are gone: nothing we could answer would
+			// arrive, and level-triggered HUP would repeat forever.
+			l.closeConn(c, io.ErrUnexpectedEOF)
+		}
 		return
 	}
 	off := copy(l.buf, c.spill)
@@ -334,12 +341,6 @@ func (l *eventLoop) read(c *epollConn, events uint32) {
 		return
 	case n == 0:
 		l.closeConn(c, io.EOF)
-		return
-	}
-	if paused {
-		// A hang-up on a paused conn with bytes still readable: keep them
-		// for ResumeRead rather than losing them.
-		l.keepSpill(c, l.buf[:off+n])
 		return
 	}
 	l.deliver(c, l.buf[:off+n])
@@ -360,13 +361,13 @@ func (l *eventLoop) deliver(c *epollConn, data []byte) {
 
 func (l *eventLoop) keepSpill(c *epollConn, rest []byte) {
 	if len(rest) == 0 {
-		putSpill(c.spill)
+		bufpool.Put(c.spill)
 		c.spill = nil
 		return
 	}
 	if cap(c.spill) < len(rest) {
-		putSpill(c.spill)
-		c.spill = getSpill(len(rest))
+		bufpool.Put(c.spill)
+		c.spill = bufpool.Get(len(rest))
 	}
 	c.spill = c.spill[:len(rest)]
 	copy(c.spill, rest) // rest may alias l.buf, never c.spill
@@ -385,7 +386,7 @@ func (l *eventLoop) closeConn(c *epollConn, cause error) {
 	delete(l.conns, fd)
 	unix.Close(int(fd)) // also removes it from the epoll set
 	c.mu.Unlock()
-	putSpill(c.spill)
+	bufpool.Put(c.spill)
 	c.spill = nil
 	l.p.h.OnClose(c, cause)
 }
@@ -426,7 +427,7 @@ func (c *epollConn) ResumeRead() error {
 				spill := c.spill
 				c.spill = nil
 				n := copy(c.loop.buf, spill)
-				putSpill(spill)
+				bufpool.Put(spill)
 				c.loop.deliver(c, c.loop.buf[:n])
 			}
 		})
@@ -455,31 +456,4 @@ func (c *epollConn) Close() error {
 	}
 	c.loop.post(func() { c.loop.closeConn(c, nil) })
 	return nil
-}
-
-// Spill buffers come from size-classed pools so that a connection holds one
-// only while it has a partial frame.
-var spillClasses = [...]int{256, 2 << 10, 16 << 10, 64 << 10}
-var spillPools [len(spillClasses)]sync.Pool
-
-func getSpill(n int) []byte {
-	for i, size := range spillClasses {
-		if n <= size {
-			if b, ok := spillPools[i].Get().(*[]byte); ok {
-				return (*b)[:0]
-			}
-			return make([]byte, 0, size)
-		}
-	}
-	return make([]byte, 0, n)
-}
-
-func putSpill(b []byte) {
-	for i, size := range spillClasses {
-		if cap(b) == size {
-			b = b[:0]
-			spillPools[i].Put(&b)
-			return
-		}
-	}
 }
