@@ -4,6 +4,7 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -56,6 +57,7 @@ type Conn struct {
 	lastData   atomic.Int64
 	pingSentAt atomic.Int64 // 0 when no ping is outstanding
 	closeBy    atomic.Int64 // deadline of the closing phase
+	expiresAt  atomic.Int64 // credentials expire at this tick; 0: never
 
 	// Write side.
 	wmu      sync.Mutex
@@ -79,6 +81,22 @@ func (c *Conn) SetValue(v any) { c.value.Store(v) }
 
 // Value returns what SetValue stored, or nil.
 func (c *Conn) Value() any { return c.value.Load() }
+
+// SetExpiry makes the engine close the connection with
+// protocol.StatusTokenExpired once t passes (the application calls it with
+// its token's expiry, typically in OnOpen). The zero time clears it. Safe
+// for concurrent use.
+func (c *Conn) SetExpiry(t time.Time) {
+	if t.IsZero() {
+		c.expiresAt.Store(0)
+		return
+	}
+	at := max(c.e.tickAt(t), 1)
+	c.expiresAt.Store(at)
+	if phase(c.phase.Load()) == phaseOpen {
+		c.e.wheelFor(c).schedule(c, min(at, c.e.nextOpenCheck(c)))
+	}
+}
 
 // handshake is the per-connection state while the upgrade request arrives.
 // Its buffer comes from a pool and goes back once the request is complete.

@@ -200,6 +200,11 @@ func (e *Engine) check(c *Conn, tick int64) {
 			}
 			return
 		}
+		if exp := c.expiresAt.Load(); exp != 0 && tick >= exp {
+			e.stats.tokenExpiries.Add(1)
+			c.Close(protocol.StatusTokenExpired, "token expired; reconnect with a fresh one")
+			return
+		}
 		if e.cfg.IdleTimeout > 0 && tick >= c.lastData.Load()+e.ticks(e.cfg.IdleTimeout) {
 			e.stats.idleTimeouts.Add(1)
 			c.Close(protocol.StatusIdleTimeout, "idle timeout")
@@ -231,7 +236,17 @@ func (e *Engine) nextOpenCheck(c *Conn) int64 {
 	if e.cfg.IdleTimeout > 0 {
 		next = min(next, c.lastData.Load()+e.ticks(e.cfg.IdleTimeout))
 	}
+	if exp := c.expiresAt.Load(); exp != 0 {
+		next = min(next, exp)
+	}
 	return next
+}
+
+// tickAt converts a wall-clock time to an engine tick (rounded up, so a
+// deadline never fires early).
+func (e *Engine) tickAt(t time.Time) int64 {
+	d := t.Sub(e.start)
+	return int64((d + e.cfg.TickInterval - 1) / e.cfg.TickInterval)
 }
 
 // runTask is the worker pool's handler.
@@ -272,6 +287,7 @@ type Stats struct {
 	Conns, Handshaking                              int64
 	Accepted, Upgraded, HandshakeFailures           uint64
 	HandshakeTimeouts, DeadPeers, IdleTimeouts      uint64
+	TokenExpiries                                   uint64
 	SlowConsumers, Rejected503, ProtocolErrors      uint64
 	MessagesIn, BytesIn, BytesOut, BackpressureHits uint64
 	WorkerQueueDepth                                int
@@ -281,6 +297,7 @@ type counters struct {
 	conns, handshaking                          atomic.Int64
 	accepted, upgraded, handshakeFailures       atomic.Uint64
 	handshakeTimeouts, deadPeers, idleTimeouts  atomic.Uint64
+	tokenExpiries                               atomic.Uint64
 	slowConsumers, rejected503, protocolErrors  atomic.Uint64
 	messagesIn, bytesIn, bytesOut, backpressure atomic.Uint64
 }
@@ -291,7 +308,7 @@ func (e *Engine) Stats() Stats {
 	st := Stats{Conns: s.conns.Load(), Handshaking: s.handshaking.Load(), Accepted: s.accepted.Load(),
 		Upgraded: s.upgraded.Load(), HandshakeFailures: s.handshakeFailures.Load(),
 		HandshakeTimeouts: s.handshakeTimeouts.Load(), DeadPeers: s.deadPeers.Load(),
-		IdleTimeouts: s.idleTimeouts.Load(), SlowConsumers: s.slowConsumers.Load(),
+		IdleTimeouts: s.idleTimeouts.Load(), TokenExpiries: s.tokenExpiries.Load(), SlowConsumers: s.slowConsumers.Load(),
 		Rejected503: s.rejected503.Load(), ProtocolErrors: s.protocolErrors.Load(),
 		MessagesIn: s.messagesIn.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
 		BackpressureHits: s.backpressure.Load()}

@@ -17,6 +17,11 @@ const (
 	// StatusIdleTimeout closes a connection that stayed silent (no frames,
 	// no pongs) for longer than the configured idle timeout.
 	StatusIdleTimeout ws.StatusCode = 4002
+
+	// StatusTokenExpired closes a connection whose credentials expired
+	// while it was open. The client should get a fresh token and
+	// reconnect, resuming with since.
+	StatusTokenExpired ws.StatusCode = 4003
 )
 
 // CloseError is a failure that ends a WebSocket connection with a close frame
