@@ -69,6 +69,12 @@ type Conn struct {
 	value atomic.Value
 }
 
+// Worker is the index of the worker goroutine that runs this connection's
+// callbacks; see Engine.Submit.
+func (c *Conn) Worker() int { return c.worker() }
+
+func (c *Conn) worker() int { return int(c.id % uint64(c.e.cfg.Workers)) }
+
 // ID is the connection's process-unique id.
 func (c *Conn) ID() uint64 { return c.id }
 

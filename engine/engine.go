@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	"runtime/debug"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -249,8 +250,22 @@ func (e *Engine) tickAt(t time.Time) int64 {
 	return int64((d + e.cfg.TickInterval - 1) / e.cfg.TickInterval)
 }
 
-// runTask is the worker pool's handler.
+// runTask is the worker pool's handler. A panicking application callback
+// is a bug in one place; it must not take every other connection down, so it
+// is logged with its stack, counted, and its connection is closed with 1011.
 func (e *Engine) runTask(t task) {
+	defer func() {
+		if r := recover(); r != nil {
+			e.stats.appPanics.Add(1)
+			e.log.Error("application callback panicked", "panic", r, "stack", string(debug.Stack()))
+			if t.c != nil {
+				t.c.Close(ws.StatusInternalServerError, "internal error")
+			}
+			if t.kind == taskMessage {
+				bufpool.Put(t.msg)
+			}
+		}
+	}()
 	c := t.c
 	switch t.kind {
 	case taskOpen:
@@ -263,7 +278,22 @@ func (e *Engine) runTask(t task) {
 		bufpool.Put(t.msg)
 	case taskClose:
 		c.app.OnClose(c)
+	case taskFunc:
+		t.fn()
 	}
+}
+
+// Workers is the size of the worker pool.
+func (e *Engine) Workers() int { return e.cfg.Workers }
+
+// Submit runs f on worker w (taken modulo Workers) after every task already
+// queued there. Because a connection's callbacks also run on one worker
+// (Conn.Worker), work submitted to that worker is ordered with them: this is
+// how an application delivers to a connection in a strict order without a
+// lock per connection. f must not block for long.
+func (e *Engine) Submit(w int, f func()) {
+	q := e.workers.queues[w%len(e.workers.queues)]
+	q.push(task{kind: taskFunc, fn: f})
 }
 
 // dispatch hands a task to c's worker. If the worker's queue is full the
@@ -287,7 +317,7 @@ type Stats struct {
 	Conns, Handshaking                              int64
 	Accepted, Upgraded, HandshakeFailures           uint64
 	HandshakeTimeouts, DeadPeers, IdleTimeouts      uint64
-	TokenExpiries                                   uint64
+	TokenExpiries, AppPanics                        uint64
 	SlowConsumers, Rejected503, ProtocolErrors      uint64
 	MessagesIn, BytesIn, BytesOut, BackpressureHits uint64
 	WorkerQueueDepth                                int
@@ -297,7 +327,7 @@ type counters struct {
 	conns, handshaking                          atomic.Int64
 	accepted, upgraded, handshakeFailures       atomic.Uint64
 	handshakeTimeouts, deadPeers, idleTimeouts  atomic.Uint64
-	tokenExpiries                               atomic.Uint64
+	tokenExpiries, appPanics                    atomic.Uint64
 	slowConsumers, rejected503, protocolErrors  atomic.Uint64
 	messagesIn, bytesIn, bytesOut, backpressure atomic.Uint64
 }
@@ -308,7 +338,7 @@ func (e *Engine) Stats() Stats {
 	st := Stats{Conns: s.conns.Load(), Handshaking: s.handshaking.Load(), Accepted: s.accepted.Load(),
 		Upgraded: s.upgraded.Load(), HandshakeFailures: s.handshakeFailures.Load(),
 		HandshakeTimeouts: s.handshakeTimeouts.Load(), DeadPeers: s.deadPeers.Load(),
-		IdleTimeouts: s.idleTimeouts.Load(), TokenExpiries: s.tokenExpiries.Load(), SlowConsumers: s.slowConsumers.Load(),
+		IdleTimeouts: s.idleTimeouts.Load(), TokenExpiries: s.tokenExpiries.Load(), AppPanics: s.appPanics.Load(), SlowConsumers: s.slowConsumers.Load(),
 		Rejected503: s.rejected503.Load(), ProtocolErrors: s.protocolErrors.Load(),
 		MessagesIn: s.messagesIn.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
 		BackpressureHits: s.backpressure.Load()}

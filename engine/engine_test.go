@@ -400,3 +400,40 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		}
 	}
 }
+
+// panickyApp panics on the message "boom".
+type panickyApp struct{ Echo }
+
+func (panickyApp) OnMessage(c *Conn, op ws.OpCode, msg []byte) {
+	if string(msg) == "boom" {
+		panic("application bug")
+	}
+	c.WriteMessage(op, msg)
+}
+
+func TestPanickingAppClosesOnlyItsConnection(t *testing.T) {
+	cfg := Config{Addr: "127.0.0.1:0", Loops: 1, Workers: 1, Logger: quietLogger()}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Handle("/echo", panickyApp{})
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	victim, other := gorillaDial(t, e, nil), gorillaDial(t, e, nil)
+	victim.WriteMessage(websocket.TextMessage, []byte("boom"))
+	_, _, err = victim.ReadMessage()
+	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != websocket.CloseInternalServerErr {
+		t.Fatalf("victim read = %v, want close 1011", err)
+	}
+	// Same worker, still serving.
+	other.WriteMessage(websocket.TextMessage, []byte("still alive"))
+	if _, p, err := other.ReadMessage(); err != nil || string(p) != "still alive" {
+		t.Fatalf("other conn after a panic: %q %v", p, err)
+	}
+	if e.Stats().AppPanics != 1 {
+		t.Fatalf("AppPanics = %d, want 1", e.Stats().AppPanics)
+	}
+}

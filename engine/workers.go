@@ -12,6 +12,7 @@ const (
 	taskOpen taskKind = iota + 1
 	taskMessage
 	taskClose
+	taskFunc // run fn: application work pinned to a worker (fan-out)
 )
 
 // task is one unit of application work. A message task owns msg (a pooled
@@ -21,6 +22,7 @@ type task struct {
 	kind taskKind
 	op   ws.OpCode
 	msg  []byte
+	fn   func()
 }
 
 // workerPool is a fixed set of goroutines. Connection id picks the worker, so
@@ -43,7 +45,7 @@ func newWorkerPool(n, capacity int, run func(task)) *workerPool {
 }
 
 func (p *workerPool) queueFor(c *Conn) *taskQueue {
-	return p.queues[c.id%uint64(len(p.queues))]
+	return p.queues[c.worker()]
 }
 
 func (p *workerPool) work(q *taskQueue) {
@@ -77,9 +79,10 @@ func (p *workerPool) stop() {
 // frees, the oldest overflowed message moves to the tail of the ring, after
 // every earlier message of the same connection, and that connection resumes.
 //
-// Open and close tasks are never refused: there is at most one of each per
-// connection, so the ring grows past capacity for them rather than losing
-// them.
+// Open, close and func tasks are never refused: there is at most one open
+// and one close per connection, and func tasks are the application's own
+// bounded work (one fan-out per published message and worker), so the ring
+// grows past capacity for them rather than losing them.
 type taskQueue struct {
 	mu       sync.Mutex
 	ring     []task
