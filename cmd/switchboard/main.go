@@ -1,6 +1,6 @@
-// Command switchboard is the switchboard server: `serve` runs it, `version`
-// prints build information. Logic lives in the packages; this file only
-// wires flags to them.
+// Command switchboard is the switchboard server: `serve` runs it, `token`
+// mints a development token, `version` prints build information. Logic
+// lives in the packages; this file only wires flags to them.
 package main
 
 import (
@@ -12,6 +12,8 @@ const usage = `switchboard: a WebSocket connection engine and chat server
 
 Usage:
   switchboard serve [flags]    run the server (switchboard serve --help for flags)
+  switchboard token --user NAME [flags]
+                               print a signed development token (switchboard token --help)
   switchboard version          print version and build information
 `
 
@@ -24,6 +26,8 @@ func main() {
 	switch os.Args[1] {
 	case "serve":
 		err = serve(os.Args[2:])
+	case "token":
+		err = token(os.Args[2:], os.Stdout, os.Stderr, os.Getenv)
 	case "version":
 		err = version(os.Stdout)
 	case "-h", "--help", "help":
