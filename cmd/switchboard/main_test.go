@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -60,7 +61,7 @@ func TestServeEchoAndGracefulShutdown(t *testing.T) {
 	bin := buildBinary(t)
 	for _, backend := range []string{"epoll", "netpoll"} {
 		t.Run(backend, func(t *testing.T) {
-			cmd, addr := startServe(t, bin, "--backend", backend, "--echo")
+			cmd, addr := startServe(t, bin, "--backend", backend, "--echo", "--auth", "none")
 			resp, err := http.Get("http://" + addr + "/healthz")
 			if err != nil || resp.StatusCode != 200 {
 				t.Fatalf("healthz: %v %v", resp, err)
@@ -106,13 +107,18 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"serve", "--backend", "kqueue"}, "Backend"},
-		{[]string{"serve", "--workers", "-3"}, "Workers"},
+		{[]string{"serve", "--auth", "none", "--backend", "kqueue"}, "Backend"},
+		{[]string{"serve", "--auth", "jwt"}, "SWITCHBOARD_JWT_SECRET"},
+		{[]string{"serve", "--auth", "ldap"}, "--auth"},
+		{[]string{"serve", "--auth", "none", "--store", "cassandra"}, "--store"},
+		{[]string{"serve", "--auth", "none", "--workers", "-3"}, "Workers"},
 		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
 		{[]string{"serve", "extra"}, "unexpected arguments"},
 		{[]string{"frobnicate"}, "unknown command"},
 	} {
-		out, err := exec.Command(bin, tc.args...).CombinedOutput()
+		cmd := exec.Command(bin, tc.args...)
+		cmd.Env = append(os.Environ(), "SWITCHBOARD_JWT_SECRET=")
+		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() == 0 {
 			t.Errorf("%v: exit %v, want non-zero", tc.args, err)

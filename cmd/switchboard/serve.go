@@ -41,6 +41,8 @@ func serve(args []string) error {
 	fs.IntVar(&cfg.OutboundBudget, "outbound-budget", 4<<20, "bytes queued per client before it is closed as a slow consumer")
 	fs.BoolVar(&cfg.Compression, "compression", false, "negotiate permessage-deflate")
 	echo := fs.Bool("echo", false, "serve an RFC 6455 echo endpoint at /echo")
+	var chat chatFlags
+	chat.register(fs)
 	adminAddr := fs.String("admin-addr", "", "admin listener for /debug/stats, /debug/gc and /debug/pprof (empty: off)")
 	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "time to drain connections on SIGINT/SIGTERM")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -60,6 +62,9 @@ func serve(args []string) error {
 	}
 	cfg.Logger = log
 	raiseFileLimit(log)
+	if err := chat.engineConfig(&cfg); err != nil {
+		return err
+	}
 
 	e, err := engine.New(cfg)
 	if err != nil {
@@ -68,6 +73,12 @@ func serve(args []string) error {
 	if *echo {
 		e.Handle("/echo", engine.Echo{})
 	}
+	svc, err := chat.service(e, log)
+	if err != nil {
+		return err
+	}
+	defer svc.Close()
+	e.Handle("/ws", svc)
 	if err := e.Start(); err != nil {
 		return err
 	}

@@ -1,0 +1,310 @@
+package room
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"time"
+
+	"github.com/gobwas/ws"
+
+	"github.com/switchboard-chat/switchboard/engine"
+	"github.com/switchboard-chat/switchboard/engine/auth"
+	"github.com/switchboard-chat/switchboard/protocol"
+	"github.com/switchboard-chat/switchboard/store"
+)
+
+// Authenticator checks a handshake's credentials; *auth.Verifier is one.
+type Authenticator interface {
+	Authenticate(req *protocol.Request) (auth.Claims, *protocol.HTTPError)
+}
+
+// Config configures a Service. Zero values are the documented defaults;
+// New validates it once and names the field in any error.
+type Config struct {
+	// Store keeps rooms, members, messages and cursors. Required.
+	Store store.Store
+	// Auth checks tokens at the handshake. nil means no authentication:
+	// the user name comes from ?user= (a guest name when absent). Insecure,
+	// for development; New logs a warning.
+	Auth Authenticator
+	// InviteSecret signs invite tokens. Default: 32 random bytes, so
+	// invites die with the process.
+	InviteSecret []byte
+	// HistoryOnJoin is how many recent messages a plain join delivers.
+	// Default 50.
+	HistoryOnJoin int
+	// MaxHistoryPage caps a history request's limit. Default 100.
+	MaxHistoryPage int
+	// MaxReplay is the most messages a join with since replays; a longer
+	// gap gets reset. Default 10,000.
+	MaxReplay int
+	// Limits bounds client frames. Defaults: protocol.ChatLimits defaults.
+	Limits protocol.ChatLimits
+	// RatePerSecond and RateBurst are each connection's message token
+	// bucket. Defaults 20/s and 40.
+	RatePerSecond float64
+	RateBurst     int
+	// MaxRateLimited is how many rate_limited answers in a row close the
+	// connection with 1008. Default 50.
+	MaxRateLimited int
+	// MaxRoomsPerConn caps the rooms one connection may join. Default 100.
+	MaxRoomsPerConn int
+	// TypingInterval debounces typing: at most one per user and room per
+	// interval. Default 2s.
+	TypingInterval time.Duration
+	// StoreTimeout bounds each store call. Default 5s.
+	StoreTimeout time.Duration
+	// Logger; default slog.Default().
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() error {
+	if c.Store == nil {
+		return errors.New("room: Config.Store is required")
+	}
+	if c.InviteSecret == nil {
+		c.InviteSecret = make([]byte, 32)
+		rand.Read(c.InviteSecret)
+	}
+	if len(c.InviteSecret) < 16 {
+		return fmt.Errorf("room: Config.InviteSecret must be at least 16 bytes, got %d", len(c.InviteSecret))
+	}
+	ints := []struct {
+		name string
+		v    *int
+		def  int
+	}{
+		{"HistoryOnJoin", &c.HistoryOnJoin, 50}, {"MaxHistoryPage", &c.MaxHistoryPage, 100},
+		{"MaxReplay", &c.MaxReplay, 10_000}, {"RateBurst", &c.RateBurst, 40},
+		{"MaxRateLimited", &c.MaxRateLimited, 50}, {"MaxRoomsPerConn", &c.MaxRoomsPerConn, 100},
+	}
+	for _, f := range ints {
+		if *f.v < 0 {
+			return fmt.Errorf("room: Config.%s must not be negative, got %d", f.name, *f.v)
+		}
+		if *f.v == 0 {
+			*f.v = f.def
+		}
+	}
+	if c.RatePerSecond < 0 {
+		return fmt.Errorf("room: Config.RatePerSecond must not be negative, got %v", c.RatePerSecond)
+	}
+	if c.RatePerSecond == 0 {
+		c.RatePerSecond = 20
+	}
+	if c.TypingInterval < 0 || c.StoreTimeout < 0 {
+		return errors.New("room: Config.TypingInterval and StoreTimeout must not be negative")
+	}
+	if c.TypingInterval == 0 {
+		c.TypingInterval = 2 * time.Second
+	}
+	if c.StoreTimeout == 0 {
+		c.StoreTimeout = 5 * time.Second
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	return nil
+}
+
+// Service is the chat application: an engine.App served at /ws.
+type Service struct {
+	cfg     Config
+	e       *engine.Engine
+	st      store.Store
+	log     *slog.Logger
+	rooms   registry
+	invites inviteSigner
+}
+
+// New returns the chat service for e. Register it with e.Handle("/ws", s).
+func New(e *engine.Engine, cfg Config) (*Service, error) {
+	if err := cfg.setDefaults(); err != nil {
+		return nil, err
+	}
+	s := &Service{cfg: cfg, e: e, st: cfg.Store, log: cfg.Logger, invites: inviteSigner{secret: cfg.InviteSecret}}
+	s.rooms.seed = maphash.MakeSeed()
+	if cfg.Auth == nil {
+		s.log.Warn("chat authentication is off (--auth none): any client may claim any user name")
+	}
+	return s, nil
+}
+
+// session is one connection's chat state. Its fields are touched only on the
+// connection's worker (callbacks and fan-out both run there), except user
+// and c, which never change.
+type session struct {
+	c       *engine.Conn
+	user    string
+	expires time.Time
+	rooms   map[string]*membership
+	status  string
+	bucket  tokenBucket
+	limited int // rate_limited answers in a row
+}
+
+// membership is a session's view of one joined room.
+type membership struct {
+	lr         *liveRoom
+	lastTyping time.Time
+}
+
+// Accept authenticates the upgrade request (401 before the upgrade on a bad
+// or missing token) and returns the new session.
+func (s *Service) Accept(req *protocol.Request) (any, *protocol.HTTPError) {
+	if s.cfg.Auth != nil {
+		claims, herr := s.cfg.Auth.Authenticate(req)
+		if herr != nil {
+			return nil, herr
+		}
+		return &session{user: claims.User, expires: claims.Expires}, nil
+	}
+	user := ""
+	if q, err := url.ParseQuery(string(req.Query)); err == nil {
+		user = q.Get("user")
+	}
+	if user == "" {
+		var b [4]byte
+		rand.Read(b[:])
+		user = "guest-" + hex.EncodeToString(b[:])
+	}
+	if !protocol.ValidUserID(user) {
+		return nil, errBadUserName
+	}
+	return &session{user: user}, nil
+}
+
+var errBadUserName = &protocol.HTTPError{Status: 400, Reason: "user must be 1-128 printable characters without spaces"}
+
+// OnOpen greets the client.
+func (s *Service) OnOpen(c *engine.Conn) {
+	ss := c.Value().(*session)
+	ss.c = c
+	ss.rooms = map[string]*membership{}
+	ss.status = "online"
+	ss.bucket = newTokenBucket(s.cfg.RatePerSecond, s.cfg.RateBurst)
+	if !ss.expires.IsZero() {
+		c.SetExpiry(ss.expires)
+	}
+	s.send(ss, "welcome", struct {
+		User     string `json:"user"`
+		Session  string `json:"session"`
+		Protocol int    `json:"protocol"`
+	}{ss.user, strconv.FormatUint(c.ID(), 10), protocol.ChatVersion})
+}
+
+// OnMessage decodes one client frame and runs its handler.
+func (s *Service) OnMessage(c *engine.Conn, op ws.OpCode, msg []byte) {
+	ss := c.Value().(*session)
+	if op != ws.OpText {
+		s.sendError(ss, "", &protocol.ChatError{Code: protocol.CodeBadRequest,
+			Message: "send JSON frames as text messages"})
+		return
+	}
+	if !ss.bucket.take(time.Now()) {
+		ss.limited++
+		if ss.limited >= s.cfg.MaxRateLimited {
+			c.Close(ws.StatusPolicyViolation, "rate limit exceeded repeatedly")
+			return
+		}
+		s.sendError(ss, "", &protocol.ChatError{Code: protocol.CodeRateLimited,
+			Message: fmt.Sprintf("over %g messages per second", s.cfg.RatePerSecond)})
+		return
+	}
+	ss.limited = 0
+	f, cerr := protocol.DecodeClientFrame(msg, s.cfg.Limits)
+	if cerr != nil {
+		s.sendError(ss, f.Ref, cerr)
+		return
+	}
+	if f.Room != "" && !store.ValidRoomID(f.Room) {
+		s.sendError(ss, f.Ref, &protocol.ChatError{Code: protocol.CodeBadRequest,
+			Message: "room must be 1-64 characters of a-z, 0-9, _ or -"})
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+	defer cancel()
+	if err := s.handle(ctx, ss, &f); err != nil {
+		s.sendError(ss, f.Ref, s.chatError(err))
+	}
+}
+
+// OnClose leaves every room the connection had joined.
+func (s *Service) OnClose(c *engine.Conn) {
+	ss, ok := c.Value().(*session)
+	if !ok || ss.rooms == nil {
+		return
+	}
+	for id := range ss.rooms {
+		s.leave(ss, id)
+	}
+}
+
+// chatError maps handler and store errors to error frames. Store outages
+// become unavailable: the client knows nothing was stored or acked.
+func (s *Service) chatError(err error) *protocol.ChatError {
+	var ce *protocol.ChatError
+	switch {
+	case errors.As(err, &ce):
+		return ce
+	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
+		return &protocol.ChatError{Code: protocol.CodeUnavailable, Message: "storage unavailable; retry later"}
+	case errors.Is(err, store.ErrNotFound):
+		return &protocol.ChatError{Code: protocol.CodeNotFound, Message: "not found"}
+	case errors.Is(err, store.ErrExists):
+		return &protocol.ChatError{Code: protocol.CodeExists, Message: "already exists"}
+	case errors.Is(err, store.ErrInvalid):
+		return &protocol.ChatError{Code: protocol.CodeBadRequest, Message: clipMsg(err.Error())}
+	}
+	s.log.Error("chat handler failed", "err", err)
+	return &protocol.ChatError{Code: protocol.CodeInternal, Message: "internal error"}
+}
+
+func clipMsg(m string) string {
+	if len(m) > 120 {
+		return m[:120]
+	}
+	return m
+}
+
+// send writes one server frame to the session.
+func (s *Service) send(ss *session, typ string, v any) {
+	ss.c.WriteMessage(ws.OpText, protocol.AppendChatFrame(nil, typ, v))
+}
+
+func (s *Service) sendError(ss *session, ref string, e *protocol.ChatError) {
+	ss.c.WriteMessage(ws.OpText, protocol.AppendErrorFrame(nil, ref, e))
+}
+
+// tokenBucket is a per-connection rate limiter; touched only on the
+// connection's worker.
+type tokenBucket struct {
+	rate, burst, tokens float64
+	last                time.Time
+}
+
+func newTokenBucket(rate float64, burst int) tokenBucket {
+	return tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst)}
+}
+
+func (b *tokenBucket) take(now time.Time) bool {
+	if !b.last.IsZero() {
+		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
+	}
+	b.last = now
+	if b.tokens < 1 {
+		return false
+	}
+	b.tokens--
+	return true
+}
+
+// Close releases the store. Call it after the engine has shut down.
+func (s *Service) Close() error { return s.st.Close() }
