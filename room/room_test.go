@@ -67,11 +67,20 @@ func startServer(t testing.TB, mutate func(*engine.Config, *Config)) *server {
 
 // client is a test chat client: frames arrive on a channel from a reader
 // goroutine, so a test can wait for a specific frame with a deadline.
+//
+// Every frame is checked against docs/protocol.schema.json: each server
+// frame as it arrives, and each client frame as it is sent. A client frame
+// the schema rejects must be answered with an error before any other
+// answer the test waits for, and by the end of the test.
 type client struct {
-	t      testing.TB
-	c      *websocket.Conn
-	frames chan map[string]any
-	user   string
+	t       testing.TB
+	c       *websocket.Conn
+	frames  chan map[string]any
+	user    string
+	schemas *protocolSchemas
+
+	mu       sync.Mutex
+	rejected []string // frames sent that the schema rejects, not yet answered by an error
 }
 
 func (s *server) dial(t testing.TB, user string) *client {
@@ -80,7 +89,7 @@ func (s *server) dial(t testing.TB, user string) *client {
 	if err != nil {
 		t.Fatalf("dial %s: %v", user, err)
 	}
-	cl := &client{t: t, c: c, frames: make(chan map[string]any, 10000), user: user}
+	cl := &client{t: t, c: c, frames: make(chan map[string]any, 10000), user: user, schemas: mustLoadSchemas(t)}
 	go func() {
 		defer close(cl.frames)
 		for {
@@ -93,10 +102,22 @@ func (s *server) dial(t testing.TB, user string) *client {
 				t.Errorf("server sent invalid JSON %q: %v", p, err)
 				return
 			}
+			if err := cl.schemas.server.check(p); err != nil {
+				t.Errorf("%s: server frame does not match docs/protocol.schema.json: %s\n%v", user, p, err)
+			}
 			cl.frames <- f
 		}
 	}()
-	t.Cleanup(func() { c.Close() })
+	t.Cleanup(func() {
+		c.Close()
+		for range cl.frames { // the reader has stopped: no report after the test ends
+		}
+		cl.mu.Lock()
+		defer cl.mu.Unlock()
+		if len(cl.rejected) > 0 && !t.Failed() {
+			t.Errorf("%s: sent frames docs/protocol.schema.json rejects, and no error answered them: %v", user, cl.rejected)
+		}
+	})
 	w := cl.expect("welcome")
 	if w["user"] != user || w["protocol"] != float64(1) {
 		t.Fatalf("welcome = %v", w)
@@ -106,6 +127,11 @@ func (s *server) dial(t testing.TB, user string) *client {
 
 func (cl *client) send(frame string) {
 	cl.t.Helper()
+	if err := cl.schemas.client.check([]byte(frame)); err != nil {
+		cl.mu.Lock()
+		cl.rejected = append(cl.rejected, fmt.Sprintf("%s (%v)", frame, err))
+		cl.mu.Unlock()
+	}
 	if err := cl.c.WriteMessage(websocket.TextMessage, []byte(frame)); err != nil {
 		cl.t.Fatalf("%s send: %v", cl.user, err)
 	}
@@ -124,6 +150,7 @@ func (cl *client) expect(typ string) map[string]any {
 				cl.t.Fatalf("%s: connection closed waiting for %s", cl.user, typ)
 			}
 			if f["type"] == typ {
+				cl.answered(f)
 				return f
 			}
 			switch f["type"] {
@@ -138,11 +165,34 @@ func (cl *client) expect(typ string) map[string]any {
 	}
 }
 
+// answered notes an answer the test waited for: an error answers the
+// oldest frame the schema rejected; any other answer while such a frame
+// is unanswered means the server accepted what the schema rejects.
+func (cl *client) answered(f map[string]any) {
+	cl.t.Helper()
+	cl.mu.Lock()
+	defer cl.mu.Unlock()
+	if len(cl.rejected) == 0 {
+		return
+	}
+	if f["type"] == "error" {
+		cl.rejected = cl.rejected[1:]
+		return
+	}
+	cl.t.Fatalf("%s: sent %s, which docs/protocol.schema.json rejects, and got %v instead of an error", cl.user, cl.rejected[0], f)
+}
+
 func (cl *client) expectError(code string) {
 	cl.t.Helper()
 	if f := cl.expect("error"); f["code"] != code {
 		cl.t.Fatalf("%s: error %v, want code %s", cl.user, f, code)
 	}
+}
+
+// unlimited lifts the rate limits for tests that publish in bulk.
+func unlimited(c *Config) {
+	c.RatePerSecond, c.RateBurst = 1e6, 1e6
+	c.UserRatePerSecond, c.UserRateBurst = 1e6, 1e6
 }
 
 func seqOf(f map[string]any) uint64 { return uint64(f["seq"].(float64)) }
@@ -182,7 +232,7 @@ func TestPublishAckAndDeliveryToEveryMember(t *testing.T) {
 }
 
 func TestOrderBySeqUnderConcurrentPublishers(t *testing.T) {
-	s := startServer(t, func(_ *engine.Config, c *Config) { c.RatePerSecond = 1e6; c.RateBurst = 1e6 })
+	s := startServer(t, func(_ *engine.Config, c *Config) { unlimited(c) })
 	const publishers, each = 8, 50
 	reader := s.dial(t, "reader")
 	pubs := make([]*client, publishers)
@@ -214,7 +264,7 @@ func TestOrderBySeqUnderConcurrentPublishers(t *testing.T) {
 }
 
 func TestReplayAfterDisconnectHasNoGapAndNoDuplicate(t *testing.T) {
-	s := startServer(t, func(_ *engine.Config, c *Config) { c.RatePerSecond = 1e6; c.RateBurst = 1e6 })
+	s := startServer(t, func(_ *engine.Config, c *Config) { unlimited(c) })
 	writer := s.dial(t, "writer")
 	writer.send(`{"type":"create","room":"r"}`)
 	writer.expect("created")
@@ -285,7 +335,7 @@ check:
 
 func TestResetWhenHistoryTrimmed(t *testing.T) {
 	s := startServer(t, func(_ *engine.Config, c *Config) {
-		c.RatePerSecond, c.RateBurst = 1e6, 1e6
+		unlimited(c)
 		c.Store, _ = memory.New(memory.Options{MaxMessagesPerRoom: 10}) // keeps 10 per room
 	})
 	w := s.dial(t, "w")
@@ -310,7 +360,7 @@ func TestResetWhenHistoryTrimmed(t *testing.T) {
 }
 
 func TestJoinDeliversLast50AndHistoryPagesBack(t *testing.T) {
-	s := startServer(t, func(_ *engine.Config, c *Config) { c.RatePerSecond = 1e6; c.RateBurst = 1e6 })
+	s := startServer(t, func(_ *engine.Config, c *Config) { unlimited(c) })
 	w := s.dial(t, "w")
 	w.send(`{"type":"create","room":"r"}`)
 	w.expect("created")
@@ -528,4 +578,25 @@ func TestRateLimitThenPolicyClose(t *testing.T) {
 	if ce, ok := err.(*websocket.CloseError); ok && ce.Code != websocket.ClosePolicyViolation {
 		t.Fatalf("close %v, want 1008", ce)
 	}
+}
+
+func TestUserRateLimitIsSharedAcrossConnections(t *testing.T) {
+	s := startServer(t, func(_ *engine.Config, c *Config) {
+		unlimited(c) // connections alone would never be limited
+		c.UserRatePerSecond, c.UserRateBurst = 0.001, 4
+	})
+	a1, a2 := s.dial(t, "ann"), s.dial(t, "ann")
+	// a2 spends the user's four tokens, each answered before the next.
+	a2.send(`{"type":"create","room":"x"}`)
+	a2.expect("created")
+	for i := 0; i < 3; i++ {
+		a2.send(`{"type":"create","room":"x"}`)
+		a2.expectError("exists")
+	}
+	// a1 has its own connection bucket to spare, but the user has none.
+	a1.send(`{"type":"create","room":"y"}`)
+	a1.expectError("rate_limited")
+	other := s.dial(t, "zed") // another user has its own bucket
+	other.send(`{"type":"create","room":"z"}`)
+	other.expect("created")
 }

@@ -51,6 +51,11 @@ type Config struct {
 	// bucket. Defaults 20/s and 40.
 	RatePerSecond float64
 	RateBurst     int
+	// UserRatePerSecond and UserRateBurst are each user's bucket, shared
+	// by all of the user's connections on this instance. Defaults 40/s and
+	// 80.
+	UserRatePerSecond float64
+	UserRateBurst     int
 	// MaxRateLimited is how many rate_limited answers in a row close the
 	// connection with 1008. Default 50.
 	MaxRateLimited int
@@ -83,7 +88,7 @@ func (c *Config) setDefaults() error {
 	}{
 		{"HistoryOnJoin", &c.HistoryOnJoin, 50}, {"MaxHistoryPage", &c.MaxHistoryPage, 100},
 		{"MaxReplay", &c.MaxReplay, 10_000}, {"RateBurst", &c.RateBurst, 40},
-		{"MaxRateLimited", &c.MaxRateLimited, 50}, {"MaxRoomsPerConn", &c.MaxRoomsPerConn, 100},
+		{"MaxRateLimited", &c.MaxRateLimited, 50}, {"UserRateBurst", &c.UserRateBurst, 80}, {"MaxRoomsPerConn", &c.MaxRoomsPerConn, 100},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
@@ -98,6 +103,12 @@ func (c *Config) setDefaults() error {
 	}
 	if c.RatePerSecond == 0 {
 		c.RatePerSecond = 20
+	}
+	if c.UserRatePerSecond < 0 {
+		return fmt.Errorf("room: Config.UserRatePerSecond must not be negative, got %v", c.UserRatePerSecond)
+	}
+	if c.UserRatePerSecond == 0 {
+		c.UserRatePerSecond = 40
 	}
 	if c.TypingInterval < 0 || c.StoreTimeout < 0 {
 		return errors.New("room: Config.TypingInterval and StoreTimeout must not be negative")
@@ -122,6 +133,7 @@ type Service struct {
 	log     *slog.Logger
 	rooms   registry
 	invites inviteSigner
+	users   *userLimits
 }
 
 // New returns the chat service for e. Register it with e.Handle("/ws", s).
@@ -131,6 +143,7 @@ func New(e *engine.Engine, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, e: e, st: cfg.Store, log: cfg.Logger, invites: inviteSigner{secret: cfg.InviteSecret}}
 	s.rooms.seed = maphash.MakeSeed()
+	s.users = newUserLimits(cfg.UserRatePerSecond, cfg.UserRateBurst)
 	if cfg.Auth == nil {
 		s.log.Warn("chat authentication is off (--auth none): any client may claim any user name")
 	}
@@ -190,6 +203,7 @@ func (s *Service) OnOpen(c *engine.Conn) {
 	ss.rooms = map[string]*membership{}
 	ss.status = "online"
 	ss.bucket = newTokenBucket(s.cfg.RatePerSecond, s.cfg.RateBurst)
+	s.users.open(ss.user)
 	if !ss.expires.IsZero() {
 		c.SetExpiry(ss.expires)
 	}
@@ -208,14 +222,21 @@ func (s *Service) OnMessage(c *engine.Conn, op ws.OpCode, msg []byte) {
 			Message: "send JSON frames as text messages"})
 		return
 	}
-	if !ss.bucket.take(time.Now()) {
+	now := time.Now()
+	limit := ""
+	switch {
+	case !ss.bucket.take(now):
+		limit = fmt.Sprintf("over %g messages per second on this connection", s.cfg.RatePerSecond)
+	case !s.users.take(ss.user, now):
+		limit = fmt.Sprintf("over %g messages per second for this user", s.cfg.UserRatePerSecond)
+	}
+	if limit != "" {
 		ss.limited++
 		if ss.limited >= s.cfg.MaxRateLimited {
 			c.Close(ws.StatusPolicyViolation, "rate limit exceeded repeatedly")
 			return
 		}
-		s.sendError(ss, "", &protocol.ChatError{Code: protocol.CodeRateLimited,
-			Message: fmt.Sprintf("over %g messages per second", s.cfg.RatePerSecond)})
+		s.sendError(ss, "", &protocol.ChatError{Code: protocol.CodeRateLimited, Message: limit})
 		return
 	}
 	ss.limited = 0
@@ -242,6 +263,7 @@ func (s *Service) OnClose(c *engine.Conn) {
 	if !ok || ss.rooms == nil {
 		return
 	}
+	s.users.close(ss.user)
 	for id := range ss.rooms {
 		s.leave(ss, id)
 	}
@@ -281,29 +303,6 @@ func (s *Service) send(ss *session, typ string, v any) {
 
 func (s *Service) sendError(ss *session, ref string, e *protocol.ChatError) {
 	ss.c.WriteMessage(ws.OpText, protocol.AppendErrorFrame(nil, ref, e))
-}
-
-// tokenBucket is a per-connection rate limiter; touched only on the
-// connection's worker.
-type tokenBucket struct {
-	rate, burst, tokens float64
-	last                time.Time
-}
-
-func newTokenBucket(rate float64, burst int) tokenBucket {
-	return tokenBucket{rate: rate, burst: float64(burst), tokens: float64(burst)}
-}
-
-func (b *tokenBucket) take(now time.Time) bool {
-	if !b.last.IsZero() {
-		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
-	}
-	b.last = now
-	if b.tokens < 1 {
-		return false
-	}
-	b.tokens--
-	return true
 }
 
 // Close releases the store. Call it after the engine has shut down.

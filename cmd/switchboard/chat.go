@@ -75,7 +75,8 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 	default:
 		return nil, fmt.Errorf("--store must be memory (postgres comes with the durable scale-out work), got %q", f.storeKind)
 	}
-	cfg := room.Config{Store: st, Logger: log, RatePerSecond: f.rate, RateBurst: int(2 * f.rate)}
+	cfg := room.Config{Store: st, Logger: log, RatePerSecond: f.rate, RateBurst: max(1, int(2*f.rate)),
+		UserRatePerSecond: 2 * f.rate, UserRateBurst: max(1, int(4*f.rate))}
 	cfg.Limits.MaxBodyBytes = f.maxBodyBytes
 	switch f.authMode {
 	case "none":
