@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: the scripts hold the logic.
-.PHONY: run test bench bench-idle fuzz lint build
+.PHONY: run test bench bench-idle bench-echo fuzz lint build
 
 run:
 	scripts/run.sh
@@ -12,6 +12,9 @@ bench:
 
 bench-idle:
 	scripts/bench-idle.sh
+
+bench-echo:
+	scripts/bench-echo.sh
 
 fuzz:
 	scripts/fuzz.sh

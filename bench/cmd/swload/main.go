@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/echo"
 	"github.com/switchboard-chat/switchboard/bench/internal/idle"
 )
 
@@ -22,12 +23,16 @@ var scenarios = []scenario{
 	{"idle-report", "combine idle results into one side-by-side table and an SVG plot", idle.RunReport},
 	{"idle-worker", "(internal) a load worker process driven by `swload idle` over stdin/stdout",
 		func(args []string) error { return idle.RunWorker(args, os.Stdin, os.Stdout) }},
+	{"echo", "echo load (closed or open loop) against a server: msgs/s, latency percentiles, CPU per message", echo.Run},
+	{"echo-report", "combine echo results into one side-by-side table with ratios and an SVG chart", echo.RunReport},
+	{"echo-worker", "(internal) an echo load worker process driven by `swload echo` over stdin/stdout",
+		func(args []string) error { return echo.RunWorker(args, os.Stdin, os.Stdout) }},
 }
 
 func usage() {
 	fmt.Fprintf(os.Stderr, "usage: swload <scenario> [flags]\n\nscenarios:\n")
 	for _, s := range scenarios {
-		fmt.Fprintf(os.Stderr, "  %-12s %s\n", s.name, s.help)
+		fmt.Fprintf(os.Stderr, "  %-13s %s\n", s.name, s.help)
 	}
 	fmt.Fprintf(os.Stderr, "\nswload <scenario> -h shows a scenario's flags.\n")
 }

@@ -7,9 +7,9 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/cli"
 	"github.com/switchboard-chat/switchboard/bench/internal/plot"
 )
 
@@ -17,23 +17,7 @@ import (
 // [--svg X.svg]`. --in takes globs and also every following argument that
 // is not a flag, so an unquoted shell glob works.
 func RunReport(args []string) error {
-	var ins []string
-	var rest []string
-	for i := 0; i < len(args); i++ {
-		a := args[i]
-		if a == "--in" || a == "-in" {
-			for i+1 < len(args) && !strings.HasPrefix(args[i+1], "-") {
-				i++
-				ins = append(ins, args[i])
-			}
-			continue
-		}
-		if v, ok := strings.CutPrefix(a, "--in="); ok {
-			ins = append(ins, v)
-			continue
-		}
-		rest = append(rest, a)
-	}
+	ins, rest := cli.SplitInputs(args)
 	fs := flag.NewFlagSet("idle-report", flag.ContinueOnError)
 	out := fs.String("out", "", "combined Markdown report to write (required)")
 	svg := fs.String("svg", "", "SVG plot of RSS vs connections to write (optional)")
@@ -46,26 +30,13 @@ func RunReport(args []string) error {
 	if len(ins) == 0 || *out == "" {
 		return errors.New("--in and --out are required")
 	}
-	var paths []string
-	for _, in := range ins {
-		matches, err := filepath.Glob(in)
-		if err != nil {
-			return err
-		}
-		if len(matches) == 0 {
-			return fmt.Errorf("%s matches no file", in)
-		}
-		paths = append(paths, matches...)
+	paths, err := cli.ExpandGlobs(ins)
+	if err != nil {
+		return err
 	}
-	sort.Strings(paths)
 	var results []*Result
 	var sources []string
-	seen := map[string]bool{}
 	for _, p := range paths {
-		if seen[p] {
-			continue
-		}
-		seen[p] = true
 		r, err := ReadResult(p)
 		if err != nil {
 			return err

@@ -6,8 +6,6 @@ import (
 	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -20,6 +18,7 @@ import (
 
 	"github.com/switchboard-chat/switchboard/bench/internal/proc"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
+	"github.com/switchboard-chat/switchboard/bench/internal/target"
 )
 
 // Config is the idle scenario's flags.
@@ -154,12 +153,10 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 	if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
 		return nil, err
 	}
-	ports, err := freePorts(2)
+	addr, adminAddr, err := target.Addrs()
 	if err != nil {
 		return nil, err
 	}
-	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	adminAddr := fmt.Sprintf("127.0.0.1:%d", ports[1])
 	serverArgs := append(strings.Fields(cfg.ServerArgs), "--addr", addr, "--admin-addr", adminAddr)
 
 	res := &Result{Name: cfg.Name, Meta: Meta{
@@ -199,7 +196,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		return res, err
 	}
 	res.Meta.NofileServer = sysinfo.ProcNofile(r.server.Pid())
-	admin := newAdminClient(adminAddr)
+	admin := target.NewAdmin(adminAddr)
 
 	base, err := r.measure(ctx, admin, 0)
 	if err != nil {
@@ -242,7 +239,7 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 // step ramps to total connections and measures. A step that cannot be
 // reached is a failure (returned as text), not an error; err is for
 // cancellation and broken tooling.
-func (r *runner) step(ctx context.Context, admin adminClient, total int) (_ *Sample, failure string, err error) {
+func (r *runner) step(ctx context.Context, admin target.Admin, total int) (_ *Sample, failure string, err error) {
 	start := time.Now()
 	n := len(r.workers)
 	for i, w := range r.workers {
@@ -311,7 +308,7 @@ func (r *runner) step(ctx context.Context, admin adminClient, total int) (_ *Sam
 }
 
 // measure settles, measures CPU, forces a GC in the server and samples.
-func (r *runner) measure(ctx context.Context, admin adminClient, target int) (*Sample, error) {
+func (r *runner) measure(ctx context.Context, admin target.Admin, target int) (*Sample, error) {
 	pid := r.server.Pid()
 	if err := sleep(ctx, r.cfg.Settle); err != nil {
 		return nil, err
@@ -324,14 +321,14 @@ func (r *runner) measure(ctx context.Context, admin adminClient, target int) (*S
 	if s.CPUWindowSeconds > 0 {
 		s.CPUCores = s.CPUSeconds / s.CPUWindowSeconds
 	}
-	if err := admin.gc(ctx); err != nil {
+	if err := admin.GC(ctx); err != nil {
 		return nil, err
 	}
 	if err := sleep(ctx, r.cfg.GCWait); err != nil {
 		return nil, err
 	}
 	s.Time = time.Now().UTC()
-	if s.Go, err = admin.stats(ctx); err != nil {
+	if s.Go, err = admin.Stats(ctx); err != nil {
 		return nil, err
 	}
 	s.Conns = s.Go.Conns
@@ -342,35 +339,16 @@ func (r *runner) measure(ctx context.Context, admin adminClient, target int) (*S
 }
 
 func (r *runner) waitHealthy(ctx context.Context, url string) error {
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.HealthWait)
-	defer cancel()
-	client := &http.Client{Timeout: 2 * time.Second}
-	var lastErr error
-	for {
+	return target.WaitHealthy(ctx, url, r.cfg.HealthWait, func() error {
 		if r.server.Exited() {
-			return fmt.Errorf("server exited before it was healthy: %v (see %s.server.log)", r.server.Err(), r.cfg.Out)
+			return fmt.Errorf("%v (see %s.server.log)", r.server.Err(), r.cfg.Out)
 		}
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
-		if err != nil {
-			return err
-		}
-		resp, err := client.Do(req)
-		if err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == http.StatusOK {
-				return nil
-			}
-			err = fmt.Errorf("GET /healthz: %s", resp.Status)
-		}
-		lastErr = err
-		if sleep(ctx, 100*time.Millisecond) != nil {
-			return fmt.Errorf("server not healthy within %s: %v", r.cfg.HealthWait, lastErr)
-		}
-	}
+		return nil
+	})
 }
 
 // waitConns polls the server's stats until it reports want connections.
-func (r *runner) waitConns(ctx context.Context, admin adminClient, want int) (int64, error) {
+func (r *runner) waitConns(ctx context.Context, admin target.Admin, want int) (int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.ConnsWait)
 	defer cancel()
 	var got int64 = -1
@@ -378,7 +356,7 @@ func (r *runner) waitConns(ctx context.Context, admin adminClient, want int) (in
 		if r.server.Exited() {
 			return got, fmt.Errorf("server exited: %v", r.server.Err())
 		}
-		s, err := admin.stats(ctx)
+		s, err := admin.Stats(ctx)
 		if err == nil {
 			got = s.Conns
 			if got == int64(want) {
@@ -402,28 +380,6 @@ func (r *runner) stopAll() {
 		w.quit()
 	}
 	r.workers = nil
-}
-
-// freePorts asks the kernel for n free loopback ports. They are released
-// before the server binds them; on an otherwise quiet loopback nothing
-// takes them in between.
-func freePorts(n int) ([]int, error) {
-	var ports []int
-	var lns []net.Listener
-	defer func() {
-		for _, l := range lns {
-			l.Close()
-		}
-	}()
-	for range n {
-		l, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			return nil, err
-		}
-		lns = append(lns, l)
-		ports = append(ports, l.Addr().(*net.TCPAddr).Port)
-	}
-	return ports, nil
 }
 
 func mib(b uint64) string { return fmt.Sprintf("%.1f", float64(b)/(1<<20)) }

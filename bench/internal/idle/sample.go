@@ -2,28 +2,17 @@ package idle
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"os"
 	"strings"
 	"time"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
+	"github.com/switchboard-chat/switchboard/bench/internal/target"
 )
 
 // GoStats is the server's GET /debug/stats answer (the server contract).
-type GoStats struct {
-	Conns      int64  `json:"conns"`
-	Goroutines int64  `json:"goroutines"`
-	HeapAlloc  uint64 `json:"heap_alloc"`
-	HeapInuse  uint64 `json:"heap_inuse"`
-	HeapSys    uint64 `json:"heap_sys"`
-	StackInuse uint64 `json:"stack_inuse"`
-	Sys        uint64 `json:"sys"`
-	NumGC      uint64 `json:"num_gc"`
-}
+type GoStats = target.Stats
 
 // Sample is everything measured at one step. Memory is in bytes.
 type Sample struct {
@@ -69,53 +58,6 @@ func keepSlab(name string) bool {
 	}
 	return name == "request_sock_TCP" || name == "skbuff_head_cache" || name == "inode_cache" ||
 		strings.HasPrefix(name, "kmalloc-")
-}
-
-// adminClient talks to the server's admin address.
-type adminClient struct {
-	base string // http://127.0.0.1:Q
-	http *http.Client
-}
-
-func newAdminClient(addr string) adminClient {
-	return adminClient{base: "http://" + addr, http: &http.Client{Timeout: 10 * time.Second}}
-}
-
-func (a adminClient) stats(ctx context.Context) (GoStats, error) {
-	var s GoStats
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, a.base+"/debug/stats", nil)
-	if err != nil {
-		return s, err
-	}
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return s, err
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return s, fmt.Errorf("GET /debug/stats: %s", resp.Status)
-	}
-	if err := json.NewDecoder(io.LimitReader(resp.Body, 1<<20)).Decode(&s); err != nil {
-		return s, fmt.Errorf("GET /debug/stats: %w", err)
-	}
-	return s, nil
-}
-
-func (a adminClient) gc(ctx context.Context) error {
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, a.base+"/debug/gc", nil)
-	if err != nil {
-		return err
-	}
-	resp, err := a.http.Do(req)
-	if err != nil {
-		return err
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode/100 != 2 {
-		return fmt.Errorf("POST /debug/gc: %s", resp.Status)
-	}
-	return nil
 }
 
 // measureCPU returns the server's CPU seconds over a window of about
@@ -166,16 +108,7 @@ func readProcess(pid, pageSize int, s *Sample) (slabOK bool, err error) {
 }
 
 // sleep waits for d or until ctx is done.
-func sleep(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
-}
+func sleep(ctx context.Context, d time.Duration) error { return target.Sleep(ctx, d) }
 
 // pageSize is the kernel page size, the unit of sockstat's "mem".
 var pageSize = os.Getpagesize()

@@ -114,3 +114,49 @@ func TestWriteSVGErrors(t *testing.T) {
 		t.Error("NaN point: no error")
 	}
 }
+
+func TestBarChartSideBySide(t *testing.T) {
+	tput := BarChart{Title: "throughput", YLabel: "msgs/s", Bars: []Bar{
+		{Label: "a", Value: 41000, Low: 40000, High: 42000},
+		{Label: "b & c", Value: 20000}, // no spread: no whisker
+	}}
+	lat := BarChart{Title: "p99", Width: 300, Bars: []Bar{{Label: "a", Value: 1.5}, {Label: "b & c", Value: 3}}}
+	var buf bytes.Buffer
+	if err := WriteSideBySide(&buf, tput, lat); err != nil {
+		t.Fatal(err)
+	}
+	// Well-formed XML, and the label is escaped.
+	dec := xml.NewDecoder(bytes.NewReader(buf.Bytes()))
+	rects, svgs := 0, 0
+	for {
+		tok, err := dec.Token()
+		if err == io.EOF {
+			break
+		}
+		if err != nil {
+			t.Fatalf("not XML: %v", err)
+		}
+		if se, ok := tok.(xml.StartElement); ok {
+			switch se.Name.Local {
+			case "rect":
+				rects++
+			case "svg":
+				svgs++
+			}
+		}
+	}
+	// One background per panel plus one rect per bar.
+	if rects != 2+4 || svgs != 3 {
+		t.Errorf("%d rects and %d svg elements, want 6 and 3", rects, svgs)
+	}
+	out := buf.String()
+	if !strings.Contains(out, `width="740"`) || !strings.Contains(out, "b &amp; c") || !strings.Contains(out, "translate(440,0)") {
+		t.Errorf("layout or escaping wrong:\n%s", out[:200])
+	}
+	if err := (BarChart{Bars: []Bar{{Label: "x", Value: math.NaN()}}}).WriteSVG(io.Discard); err == nil {
+		t.Error("NaN bar accepted")
+	}
+	if err := (BarChart{}).WriteSVG(io.Discard); err == nil {
+		t.Error("empty chart accepted")
+	}
+}

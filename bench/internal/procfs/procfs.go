@@ -290,3 +290,42 @@ func ParseSlabinfo(r io.Reader, keep func(name string) bool) (map[string]SlabCac
 	}
 	return out, sc.Err()
 }
+
+// SystemCPU is the machine-wide "cpu" line of /proc/stat, in UserHZ ticks
+// summed over all CPUs.
+type SystemCPU struct {
+	User, Nice, System, Idle, IOWait, IRQ, SoftIRQ, Steal uint64
+}
+
+// Task is time spent running tasks (user, nice, system), which is what
+// per-process utime+stime add up to; interrupts are left out.
+func (c SystemCPU) Task() uint64 { return c.User + c.Nice + c.System }
+
+// ReadSystemCPU reads the first line of /proc/stat.
+func ReadSystemCPU() (SystemCPU, error) {
+	b, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return SystemCPU{}, err
+	}
+	return ParseSystemCPU(string(b))
+}
+
+// ParseSystemCPU parses the "cpu " line of the text of /proc/stat.
+func ParseSystemCPU(stat string) (SystemCPU, error) {
+	for _, line := range strings.Split(stat, "\n") {
+		f := strings.Fields(line)
+		if len(f) < 9 || f[0] != "cpu" {
+			continue
+		}
+		var v [8]uint64
+		for i := range v {
+			n, err := strconv.ParseUint(f[i+1], 10, 64)
+			if err != nil {
+				return SystemCPU{}, fmt.Errorf("procfs: /proc/stat cpu field %d: %w", i+1, err)
+			}
+			v[i] = n
+		}
+		return SystemCPU{User: v[0], Nice: v[1], System: v[2], Idle: v[3], IOWait: v[4], IRQ: v[5], SoftIRQ: v[6], Steal: v[7]}, nil
+	}
+	return SystemCPU{}, fmt.Errorf("procfs: /proc/stat has no cpu line")
+}

@@ -76,3 +76,17 @@ btrfs_inode            0      0   1208   27    8 : tunables    0    0    0 : sla
 		t.Errorf("TCP bytes = %d", got)
 	}
 }
+
+func TestParseSystemCPU(t *testing.T) {
+	c, err := ParseSystemCPU("cpu  107259 3 71650 463145 623 1 9990 7 0 0\ncpu0 1 2 3 4 5 6 7 8 0 0\n")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := SystemCPU{User: 107259, Nice: 3, System: 71650, Idle: 463145, IOWait: 623, IRQ: 1, SoftIRQ: 9990, Steal: 7}
+	if c != want || c.Task() != 107259+3+71650 {
+		t.Errorf("got %+v", c)
+	}
+	if _, err := ParseSystemCPU("intr 1 2 3\n"); err == nil {
+		t.Error("no cpu line accepted")
+	}
+}

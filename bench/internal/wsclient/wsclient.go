@@ -1,6 +1,7 @@
 package wsclient
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -128,4 +129,45 @@ func (c *Conn) Hold() error {
 			return err
 		}
 	}
+}
+
+// Detach hands the upgraded socket over to a caller that drives it with its
+// own event loop: it returns a duplicate of the file descriptor in
+// non-blocking mode, plus any bytes the handshake reader had already
+// buffered past the response (they come before anything read from fd), and
+// closes c. The caller owns fd and must close it.
+func (c *Conn) Detach() (fd int, buffered []byte, err error) {
+	if br, ok := c.r.(*bufio.Reader); ok && br.Buffered() > 0 {
+		p, _ := br.Peek(br.Buffered())
+		buffered = append([]byte(nil), p...)
+	}
+	sc, ok := c.Conn.(syscall.Conn)
+	if !ok {
+		c.Close()
+		return -1, nil, fmt.Errorf("wsclient: %T has no file descriptor", c.Conn)
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		c.Close()
+		return -1, nil, err
+	}
+	var dupErr error
+	fd = -1
+	err = rc.Control(func(orig uintptr) {
+		fd, dupErr = unix.FcntlInt(orig, unix.F_DUPFD_CLOEXEC, 0)
+	})
+	c.Close()
+	if err == nil {
+		err = dupErr
+	}
+	if err == nil {
+		err = unix.SetNonblock(fd, true)
+	}
+	if err != nil {
+		if fd >= 0 {
+			unix.Close(fd)
+		}
+		return -1, nil, fmt.Errorf("wsclient: detach: %w", err)
+	}
+	return fd, buffered, nil
 }

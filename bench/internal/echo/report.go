@@ -1,0 +1,166 @@
+package echo
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"sort"
+	"strings"
+)
+
+// writeResult writes <out>.json and <out>.md.
+func writeResult(out string, res *Result) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out+".json", append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	var md strings.Builder
+	WriteMarkdown(&md, res)
+	return os.WriteFile(out+".md", []byte(md.String()), 0o644)
+}
+
+// ReadResult loads a Result written by a run.
+func ReadResult(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Describe says in words what load a run applied.
+func (l Load) Describe() string {
+	mode := fmt.Sprintf("closed loop, %d message(s) in flight per connection", l.Inflight)
+	if l.Rate > 0 {
+		mode = fmt.Sprintf("open loop at %.0f msgs/s in total, latency from each message's due time", l.Rate)
+	}
+	return fmt.Sprintf("%d connections, %d B binary messages, %s; %gs warmup + %gs measured; %d worker processes × %d event loops",
+		l.Conns, l.Size, mode, l.WarmupSeconds, l.DurationSeconds, l.Clients, l.Loops)
+}
+
+// WriteMarkdown renders the human report of one run.
+func WriteMarkdown(w io.Writer, r *Result) {
+	m := r.Meta
+	fmt.Fprintf(w, "# Echo throughput and latency: %s\n\n", r.Name)
+	fmt.Fprintf(w, "**Result:** %s\n\n", conclusion(r))
+
+	fmt.Fprintf(w, "## How it was run\n\n```sh\n%s\n```\n\n", m.Command)
+	fmt.Fprintf(w, "| | |\n|---|---|\n")
+	fmt.Fprintf(w, "| load | %s |\n", r.Load.Describe())
+	fmt.Fprintf(w, "| server command | `%s %s` (fresh ports each repetition) |\n", m.ServerBin, strings.Join(m.ServerArgs, " "))
+	fmt.Fprintf(w, "| server commit | %s |\n", m.ServerCommit)
+	fmt.Fprintf(w, "| server built with | %s |\n", m.ServerGo)
+	fmt.Fprintf(w, "| swload built with | %s |\n", m.Machine.GoVersion)
+	fmt.Fprintf(w, "| machine | %d CPUs, %s, MemTotal %.2f GiB |\n", m.Machine.NProc, m.Machine.CPUModel, float64(m.Machine.MemTotal)/(1<<30))
+	fmt.Fprintf(w, "| kernel | %s |\n", m.Machine.Kernel)
+	fmt.Fprintf(w, "| RLIMIT_NOFILE | swload %d soft / %d hard; server %s |\n", m.NofileSwload.Soft, m.NofileSwload.Hard, m.NofileServer)
+	fmt.Fprintf(w, "| clients | from %s |\n", strings.Join(m.SourceAddrs, ", "))
+	fmt.Fprintf(w, "| started / finished | %s / %s |\n\n", m.Started, m.Finished)
+
+	fmt.Fprintf(w, "Sysctls:\n\n| setting | value |\n|---|---|\n")
+	names := make([]string, 0, len(m.Sysctls))
+	for n := range m.Sysctls {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	for _, n := range names {
+		fmt.Fprintf(w, "| %s | %s |\n", n, m.Sysctls[n])
+	}
+
+	fmt.Fprintf(w, "\n## Method\n\n")
+	fmt.Fprintf(w, "Each repetition starts the server afresh, waits for `/healthz`, and starts the worker processes, each dialing "+
+		"its share of the connections from its own loopback source address. Once the server's `/debug/stats` reports every "+
+		"connection, all workers start at one agreed instant. A worker drives its connections from one epoll loop per "+
+		"`--loops` (no goroutine per connection), sends masked binary frames and times every echo from the moment its message "+
+		"was sent (closed loop) or was due (open loop, which corrects for coordinated omission). Echoes that arrive in the "+
+		"warmup are not counted. Latencies go into a log-linear histogram (values within 0.8%%); msgs/s is echoes received in "+
+		"the window divided by its length. Server CPU is utime+stime from `/proc/PID/stat` over the same window (10 ms ticks); "+
+		"client CPU is the same for the workers, which share the machine with the server. \"Other CPU\" is the task CPU of the whole machine (`/proc/stat` user+nice+system, plus steal) that neither used: other processes competing for the cores; a repetition with more than %.1f cores of it is called noisy. RSS is VmRSS at the window's end "+
+		"with every connection still open.\n", NoiseCores)
+
+	fmt.Fprintf(w, "\n## Repetitions\n\n")
+	fmt.Fprintf(w, "| rep | msgs/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server CPU s / 1M msgs | server CPU cores | client CPU s | other CPU cores | RSS MiB | threads | sent | outstanding at end | status |\n")
+	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for i, rep := range r.Reps {
+		status := "ok"
+		if rep.Failure != "" {
+			status = "FAILED: " + rep.Failure
+		}
+		fmt.Fprintf(w, "| %d | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %.2f | %.1f | %d | %d | %d | %s |\n",
+			i+1, rep.MsgsPerSec, rep.Latency.P50, rep.Latency.P90, rep.Latency.P99, rep.Latency.P999, rep.Latency.Max,
+			rep.ServerCPUPerMillion, rep.ServerCPUCores, rep.ClientCPUSeconds, rep.OtherCPUCores+rep.StealCores, float64(rep.ServerRSS)/(1<<20),
+			rep.ServerThreads, rep.Sent, rep.Outstanding, status)
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "\n## Summary over %d clean repetition(s): median [min..max]\n\n| metric | value |\n|---|---:|\n", s.Reps)
+	fmt.Fprintf(w, "| msgs/s | %s |\n", spreadText(s.MsgsPerSec, "%.0f"))
+	fmt.Fprintf(w, "| p50 ms | %s |\n", spreadText(s.P50MS, "%.3f"))
+	fmt.Fprintf(w, "| p90 ms | %s |\n", spreadText(s.P90MS, "%.3f"))
+	fmt.Fprintf(w, "| p99 ms | %s |\n", spreadText(s.P99MS, "%.3f"))
+	fmt.Fprintf(w, "| p99.9 ms | %s |\n", spreadText(s.P999MS, "%.3f"))
+	fmt.Fprintf(w, "| max ms | %s |\n", spreadText(s.MaxMS, "%.3f"))
+	fmt.Fprintf(w, "| server CPU s per 1M msgs | %s |\n", spreadText(s.CPUPerMillion, "%.2f"))
+	fmt.Fprintf(w, "| server CPU cores | %s |\n", spreadText(s.CPUCores, "%.2f"))
+	fmt.Fprintf(w, "| server RSS MiB | %s |\n", spreadText(Spread{Median: s.RSSBytes.Median / (1 << 20), Min: s.RSSBytes.Min / (1 << 20), Max: s.RSSBytes.Max / (1 << 20), N: s.RSSBytes.N}, "%.1f"))
+	if r.Failure != "" {
+		fmt.Fprintf(w, "\n**FAILED:** %s\n", r.Failure)
+	}
+	fmt.Fprintf(w, "\n## Conclusion\n\n%s\n", conclusion(r))
+}
+
+// spreadText writes "median [min..max]" with format f, or "n/a".
+func spreadText(s Spread, f string) string {
+	if s.N == 0 {
+		return "n/a"
+	}
+	if s.N == 1 {
+		return fmt.Sprintf(f, s.Median)
+	}
+	return fmt.Sprintf(f+" ["+f+".."+f+"]", s.Median, s.Min, s.Max)
+}
+
+// conclusion is the plain-words line of a report.
+func conclusion(r *Result) string {
+	s := r.Summary
+	if s.Reps == 0 {
+		return fmt.Sprintf("%s: no clean repetition, nothing measured (%s).", r.Name, r.Failure)
+	}
+	out := fmt.Sprintf("%s echoed %s msgs/s (median of %d, range %.0f..%.0f) over %d connections × %d B with p50 %.3f ms and p99 %.3f ms "+
+		"(range %.3f..%.3f), spending %.2f server CPU seconds per million messages (%.2f cores) at %.1f MiB RSS.",
+		r.Name, thousands(s.MsgsPerSec.Median), s.Reps, s.MsgsPerSec.Min, s.MsgsPerSec.Max, r.Load.Conns, r.Load.Size,
+		s.P50MS.Median, s.P99MS.Median, s.P99MS.Min, s.P99MS.Max, s.CPUPerMillion.Median, s.CPUCores.Median, s.RSSBytes.Median/(1<<20))
+	if s.NoisyReps > 0 {
+		out += fmt.Sprintf(" NOISY: other processes used up to %.2f cores during %d of %d repetitions, so these numbers understate the server.",
+			s.OtherCPUMax, s.NoisyReps, len(r.Reps))
+	}
+	if r.Failure != "" {
+		out += " Some repetitions FAILED: " + r.Failure
+	}
+	return out
+}
+
+// thousands writes n rounded with thin separators: 123456.7 -> "123,457".
+func thousands(n float64) string {
+	s := fmt.Sprintf("%.0f", n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}

@@ -1,0 +1,220 @@
+package echo
+
+import (
+	"math"
+	"strings"
+	"testing"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/hist"
+)
+
+func TestSpreadOf(t *testing.T) {
+	tests := []struct {
+		in   []float64
+		want Spread
+	}{
+		{nil, Spread{}},
+		{[]float64{7}, Spread{Median: 7, Min: 7, Max: 7, N: 1}},
+		{[]float64{3, 1, 2}, Spread{Median: 2, Min: 1, Max: 3, N: 3}},
+		{[]float64{10, 40, 20, 30}, Spread{Median: 25, Min: 10, Max: 40, N: 4}},
+	}
+	for _, tc := range tests {
+		in := append([]float64(nil), tc.in...)
+		if got := SpreadOf(tc.in); got != tc.want {
+			t.Errorf("SpreadOf(%v) = %+v, want %+v", tc.in, got, tc.want)
+		}
+		for i := range in {
+			if in[i] != tc.in[i] {
+				t.Fatalf("SpreadOf reordered its input")
+			}
+		}
+	}
+}
+
+func TestCPUPerMillionAndLatency(t *testing.T) {
+	if got := cpuPerMillion(2.5, 500_000); got != 5 {
+		t.Errorf("cpuPerMillion = %v, want 5", got)
+	}
+	if got := cpuPerMillion(1, 0); got != 0 {
+		t.Errorf("cpuPerMillion with no messages = %v, want 0", got)
+	}
+	h := hist.New()
+	for i := 1; i <= 1000; i++ {
+		h.Record(int64(i) * 1000) // 1 µs .. 1 ms
+	}
+	l := LatencyOf(h)
+	near := func(name string, got, want float64) {
+		t.Helper()
+		if got < want || got > want*1.01 {
+			t.Errorf("%s = %v ms, want %v (+1%%)", name, got, want)
+		}
+	}
+	near("p50", l.P50, 0.5)
+	near("p90", l.P90, 0.9)
+	near("p99", l.P99, 0.99)
+	near("p999", l.P999, 0.999)
+	near("max", l.Max, 1)
+	near("mean", l.Mean, 0.5005)
+}
+
+// result makes a run with one repetition per throughput given; p99 is
+// 1000/throughput ms, CPU per 1M is 1e6/throughput s.
+func result(name string, failedReps int, tputs ...float64) *Result {
+	r := &Result{Name: name, Load: Load{Conns: 100, Size: 64, Inflight: 1, WarmupSeconds: 2, DurationSeconds: 10, Clients: 2, Loops: 1}}
+	for _, tp := range tputs {
+		r.Reps = append(r.Reps, Rep{MsgsPerSec: tp, Latency: Latency{P50: 500 / tp, P99: 1000 / tp},
+			ServerCPUPerMillion: 1e6 / tp, ServerRSS: 10 << 20})
+	}
+	for range failedReps {
+		r.Reps = append(r.Reps, Rep{MsgsPerSec: 1, Failure: "connections lost"})
+		r.Failure = "repetition: connections lost"
+	}
+	r.Summarize()
+	return r
+}
+
+func TestSummarizeSkipsFailedReps(t *testing.T) {
+	r := result("x", 1, 100, 300, 200)
+	s := r.Summary
+	if s.Reps != 3 || s.MsgsPerSec != (Spread{Median: 200, Min: 100, Max: 300, N: 3}) {
+		t.Fatalf("summary %+v", s.MsgsPerSec)
+	}
+	if s.P99MS.Median != 5 || s.P99MS.Min != 1000.0/300 || s.P99MS.Max != 10 {
+		t.Errorf("p99 spread %+v", s.P99MS)
+	}
+	if s.RSSBytes.Median != 10<<20 {
+		t.Errorf("rss %+v", s.RSSBytes)
+	}
+}
+
+func TestCompareRatios(t *testing.T) {
+	a := result("peer-gorilla", 0, 1000, 1100, 900)
+	b := result("switchboard-epoll", 0, 2000, 2000, 2000)
+	c := result("switchboard-netpoll", 0, 500)
+	rows, base := Compare([]*Result{a, b, c}, "switchboard-epoll")
+	if base != "switchboard-epoll" || rows[0].Name != "switchboard-epoll" || rows[1].Name != "peer-gorilla" || rows[2].Name != "switchboard-netpoll" {
+		t.Fatalf("order %v %v %v, base %s", rows[0].Name, rows[1].Name, rows[2].Name, base)
+	}
+	near := func(name string, got, want float64) {
+		t.Helper()
+		if math.Abs(got-want) > 1e-9 {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	near("baseline ratio", rows[0].TputRatio, 1)
+	near("gorilla tput", rows[1].TputRatio, 0.5)
+	near("gorilla p99", rows[1].P99Ratio, 2)
+	near("gorilla cpu", rows[1].CPURatio, 2)
+	near("netpoll tput", rows[2].TputRatio, 0.25)
+	near("netpoll p99", rows[2].P99Ratio, 4)
+
+	// An absent baseline falls back to the first input.
+	if _, base := Compare([]*Result{a, b}, "nope"); base != "peer-gorilla" {
+		t.Errorf("fallback baseline %q", base)
+	}
+	// A baseline with nothing measured gives n/a, not Inf.
+	empty := result("empty", 1)
+	rows, _ = Compare([]*Result{empty, a}, "empty")
+	if !math.IsNaN(rows[1].TputRatio) || ratioText(rows[1].TputRatio) != "n/a" {
+		t.Errorf("ratio against an empty baseline = %v", rows[1].TputRatio)
+	}
+}
+
+func TestWriteCombined(t *testing.T) {
+	a := result("peer-gorilla", 0, 1000)
+	b := result("switchboard-epoll", 0, 2000, 2200, 1800)
+	rows, base := Compare([]*Result{a, b}, "switchboard-epoll")
+	var md strings.Builder
+	WriteCombined(&md, []*Result{a, b}, rows, base, []string{"r/echo-peer-gorilla.json", "r/echo-switchboard-epoll.json"}, "echo.svg")
+	out := md.String()
+	for _, want := range []string{
+		"| switchboard-epoll | 3 | 2000 [1800..2200] | ×1.00 |",
+		"| peer-gorilla | 1 | 1000 | ×0.50 |",
+		"![throughput and p99 per server](echo.svg)",
+		"Highest median throughput: switchboard-epoll at 2,000 msgs/s.",
+		"report: echo-peer-gorilla.md",
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("combined report lacks %q:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "WARNING") {
+		t.Error("warned about loads that are the same")
+	}
+	c := result("other", 0, 10)
+	c.Load.Size = 1024
+	md.Reset()
+	rows, base = Compare([]*Result{a, c}, "peer-gorilla")
+	WriteCombined(&md, []*Result{a, c}, rows, base, []string{"a.json", "c.json"}, "")
+	if !strings.Contains(md.String(), "WARNING: the runs did not apply the same load") {
+		t.Error("no warning for different loads")
+	}
+	tput, p99 := Charts(rows, a.Load)
+	if len(tput.Bars) != 2 || tput.Bars[0].Label != "peer-gorilla" || p99.Bars[1].Value != 100 {
+		t.Errorf("charts %+v %+v", tput.Bars, p99.Bars)
+	}
+}
+
+func TestMarkdownOfOneRun(t *testing.T) {
+	r := result("switchboard-epoll", 1, 40000, 42000)
+	r.Meta.Command = "swload echo --name switchboard-epoll"
+	r.Meta.ServerCommit = "abc1234"
+	var md strings.Builder
+	WriteMarkdown(&md, r)
+	out := md.String()
+	for _, want := range []string{"swload echo --name switchboard-epoll", "abc1234", "FAILED: connections lost",
+		"| msgs/s | 41000 [40000..42000] |", "echoed 41,000 msgs/s (median of 2"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("report lacks %q", want)
+		}
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 1234567.6: "1,234,568", -45000: "-45,000"} {
+		if got := thousands(in); got != want {
+			t.Errorf("thousands(%v) = %q, want %q", in, got, want)
+		}
+	}
+}
+
+func TestParseConfig(t *testing.T) {
+	base := []string{"--server-bin", "/bin/true", "--name", "x", "--out", "/tmp/x"}
+	c, err := parseConfig(append(base, "--rate", "5000", "--inflight", "4"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Load.Rate != 5000 || c.Load.Inflight != 0 || c.Load.Conns != 100 || c.Load.Clients != 2 || c.Reps != 1 {
+		t.Errorf("config %+v", c.Load)
+	}
+	for _, bad := range [][]string{
+		{"--name", "x", "--out", "o", "--server-bin", "b", "--conns", "0"},
+		{"--name", "x", "--out", "o", "--server-bin", "b", "--src-base", "10.0.0.1"},
+		{"--name", "x", "--out", "o", "--server-bin", "b", "--conns", "20000", "--clients", "2"},
+		{"--name", "x", "--out", "o", "--server-bin", "b", "--clients", "3", "--conns", "2"},
+		{"--name", "x", "--out", "o", "--server-bin", "b", "--reps", "0"},
+		{"--out", "o", "--server-bin", "b"},
+	} {
+		if _, err := parseConfig(bad); err == nil {
+			t.Errorf("parseConfig(%v) accepted", bad)
+		}
+	}
+}
+
+func TestNoisyRepsFlagged(t *testing.T) {
+	r := result("x", 0, 100, 200)
+	r.Reps[1].OtherCPUCores = 0.5
+	r.Summarize()
+	if r.Summary.NoisyReps != 1 || r.Summary.OtherCPUMax != 0.5 {
+		t.Fatalf("summary %+v", r.Summary)
+	}
+	if !strings.Contains(conclusion(r), "NOISY") {
+		t.Error("conclusion does not say the run was noisy")
+	}
+	rows, base := Compare([]*Result{r}, "x")
+	var md strings.Builder
+	WriteCombined(&md, []*Result{r}, rows, base, []string{"x.json"}, "")
+	if !strings.Contains(md.String(), "**NOISY:**") {
+		t.Error("combined report does not flag the noisy run")
+	}
+}

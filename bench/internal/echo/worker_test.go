@@ -1,0 +1,187 @@
+package echo
+
+import (
+	"bufio"
+	"encoding/json"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/gorilla/websocket"
+)
+
+func timeOf(i int) time.Duration { return time.Duration(i) * time.Microsecond }
+
+// echoServer is an in-process gorilla echo server that pings every
+// connection once (the loop must answer) and counts the pongs.
+type echoServer struct {
+	*httptest.Server
+	mu    sync.Mutex
+	pongs int
+	wg    sync.WaitGroup
+}
+
+func newEchoServer(t testing.TB) *echoServer {
+	t.Helper()
+	s := &echoServer{}
+	up := websocket.Upgrader{CheckOrigin: func(*http.Request) bool { return true }}
+	s.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		c, err := up.Upgrade(w, r, nil)
+		if err != nil {
+			return
+		}
+		s.wg.Add(1)
+		defer s.wg.Done()
+		defer c.Close()
+		c.SetPongHandler(func(string) error {
+			s.mu.Lock()
+			s.pongs++
+			s.mu.Unlock()
+			return nil
+		})
+		_ = c.WriteControl(websocket.PingMessage, []byte("hi"), time.Now().Add(time.Second))
+		for {
+			op, msg, err := c.ReadMessage()
+			if err != nil {
+				return
+			}
+			if err := c.WriteMessage(op, msg); err != nil {
+				return
+			}
+		}
+	}))
+	t.Cleanup(func() {
+		s.Server.CloseClientConnections()
+		s.Server.Close()
+		s.wg.Wait()
+	})
+	return s
+}
+
+// runWorkerInProcess runs RunWorker over pipes through one whole
+// measurement and returns its "finished" report.
+func runWorkerInProcess(t *testing.T, args ...string) report {
+	t.Helper()
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := RunWorker(args, inR, outW)
+		outW.Close()
+		done <- err
+	}()
+	out := bufio.NewScanner(outR)
+	out.Buffer(nil, 16<<20)
+	next := func() report {
+		t.Helper()
+		if !out.Scan() {
+			t.Fatalf("worker output ended: %v", out.Err())
+		}
+		var rep report
+		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
+			t.Fatal(err)
+		}
+		return rep
+	}
+	send := func(c command) {
+		b, _ := json.Marshal(c)
+		if _, err := inW.Write(append(b, '\n')); err != nil {
+			t.Fatal(err)
+		}
+	}
+	rd := next()
+	if rd.Event != evReady {
+		t.Fatalf("first report %+v, want ready", rd)
+	}
+	send(command{Op: opGo, StartUnixNano: time.Now().Add(50 * time.Millisecond).UnixNano()})
+	fin := next()
+	if fin.Event != evFinished {
+		t.Fatalf("second report %+v, want finished", fin)
+	}
+	fin.Conns = rd.Conns
+	send(command{Op: opQuit})
+	if bye := next(); bye.Event != evBye {
+		t.Fatalf("third report %+v, want bye", bye)
+	}
+	if err := <-done; err != nil {
+		t.Fatalf("worker returned %v", err)
+	}
+	inW.Close()
+	return fin
+}
+
+func TestWorkerClosedLoop(t *testing.T) {
+	srv := newEchoServer(t)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	rep := runWorkerInProcess(t, "--src", "127.0.0.2", "--url", url, "--conns", "8", "--size", "300",
+		"--inflight", "2", "--loops", "2", "--warmup", "100ms", "--duration", "400ms")
+	if rep.Conns != 8 || rep.ConnsLost != 0 || rep.WrongSize != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	if rep.Received == 0 || rep.Hist.Count() != rep.Received || rep.ReceivedTotal < rep.Received {
+		t.Fatalf("received %d (total %d), histogram holds %d", rep.Received, rep.ReceivedTotal, rep.Hist.Count())
+	}
+	// Closed loop: every message sent is echoed or still one of the
+	// window of 2 per connection.
+	if rep.Sent != rep.ReceivedTotal+rep.Outstanding || rep.Outstanding > 16 {
+		t.Fatalf("sent %d, received %d, outstanding %d", rep.Sent, rep.ReceivedTotal, rep.Outstanding)
+	}
+	if rep.Hist.Quantile(0.5) <= 0 || rep.Hist.Max() > int64(time.Second) {
+		t.Fatalf("implausible latencies: p50 %d ns, max %d ns", rep.Hist.Quantile(0.5), rep.Hist.Max())
+	}
+	srv.mu.Lock()
+	pongs := srv.pongs
+	srv.mu.Unlock()
+	if pongs != 8 {
+		t.Errorf("%d pongs, want one per connection", pongs)
+	}
+}
+
+func TestWorkerOpenLoop(t *testing.T) {
+	srv := newEchoServer(t)
+	url := "ws" + strings.TrimPrefix(srv.URL, "http")
+	rep := runWorkerInProcess(t, "--src", "127.0.0.2", "--url", url, "--conns", "4", "--size", "64",
+		"--rate", "2000", "--warmup", "100ms", "--duration", "500ms")
+	if rep.ConnsLost != 0 || rep.WrongSize != 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	// 2000/s over 600 ms is 1200 sends, on schedule whatever the echoes do.
+	if rep.Sent < 1150 || rep.Sent > 1201 {
+		t.Errorf("sent %d, want about 1200", rep.Sent)
+	}
+	// About 1000 in the 500 ms window; a loaded test machine may delay a
+	// few past its end.
+	if rep.Received < 800 || rep.Received > 1050 {
+		t.Errorf("received %d in the window, want about 1000", rep.Received)
+	}
+}
+
+func TestWorkerDialFailureReported(t *testing.T) {
+	inR, inW := io.Pipe()
+	outR, outW := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := RunWorker([]string{"--src", "127.0.0.2", "--url", "ws://127.0.0.1:1/echo", "--conns", "2"}, inR, outW)
+		outW.Close()
+		done <- err
+	}()
+	sc := bufio.NewScanner(outR)
+	if !sc.Scan() {
+		t.Fatal("no report")
+	}
+	var rep report
+	if err := json.Unmarshal(sc.Bytes(), &rep); err != nil {
+		t.Fatal(err)
+	}
+	if rep.Event != evReady || rep.Conns != 0 || rep.DialErrors != 6 || rep.LastError == "" {
+		t.Errorf("ready against nothing: %+v", rep)
+	}
+	inW.Close() // EOF means quit
+	if err := <-done; err != nil {
+		t.Errorf("worker returned %v", err)
+	}
+}
