@@ -7,6 +7,8 @@ import (
 	"fmt"
 	"strconv"
 	"time"
+	"unicode"
+	"unicode/utf8"
 )
 
 // ChatVersion is the version of the JSON chat protocol spoken at /ws,
@@ -101,6 +103,16 @@ var clientTypes = map[string]func(f *ClientFrame, l ChatLimits) *ChatError{
 // unknown_type or too_large. The returned frame's Body aliases msg.
 func DecodeClientFrame(msg []byte, limits ChatLimits) (ClientFrame, *ChatError) {
 	l := limits.withDefaults()
+	f, err := decodeClientFrame(msg, l)
+	if err != nil && len(f.Ref) > l.MaxIDBytes {
+		// An error frame echoes the ref; never one the client should not
+		// have sent, whichever check failed first.
+		f.Ref = ""
+	}
+	return f, err
+}
+
+func decodeClientFrame(msg []byte, l ChatLimits) (ClientFrame, *ChatError) {
 	var f ClientFrame
 	d := json.NewDecoder(bytes.NewReader(msg))
 	if err := d.Decode(&f); err != nil {
@@ -114,7 +126,6 @@ func DecodeClientFrame(msg []byte, limits ChatLimits) (ClientFrame, *ChatError) 
 		return f, chatErr(CodeBadRequest, "one JSON object per message")
 	}
 	if len(f.Ref) > l.MaxIDBytes {
-		f.Ref = ""
 		return f, chatErr(CodeBadRequest, "ref longer than %d bytes", l.MaxIDBytes)
 	}
 	if f.Type == "" {
@@ -209,14 +220,15 @@ func needPublish(f *ClientFrame, l ChatLimits) *ChatError {
 	return nil
 }
 
-// ValidUserID reports whether id is 1-128 bytes of printable, non-space
-// ASCII or UTF-8 above it.
+// ValidUserID reports whether id is a usable user name: 1-128 bytes of
+// valid UTF-8 with no space or control character (C0, DEL or C1), so a name
+// prints on one line and can be named back in role and kick frames.
 func ValidUserID(id string) bool {
-	if len(id) == 0 || len(id) > 128 || !ValidUTF8([]byte(id)) {
+	if len(id) == 0 || len(id) > 128 || !utf8.ValidString(id) {
 		return false
 	}
-	for i := 0; i < len(id); i++ {
-		if id[i] <= ' ' || id[i] == 0x7f {
+	for _, r := range id {
+		if unicode.IsControl(r) || unicode.IsSpace(r) {
 			return false
 		}
 	}

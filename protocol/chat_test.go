@@ -40,6 +40,7 @@ func TestDecodeClientFrame(t *testing.T) {
 		{"kick no user", `{"type":"kick","room":"r"}`, CodeBadRequest},
 		{"deep nesting", `{"type":"publish","room":"r","id":"a","body":` + strings.Repeat("[", 100000) + `}`, CodeBadRequest},
 		{"ref too long", `{"type":"leave","room":"r","ref":"123456789"}`, CodeBadRequest},
+		{"ref too long and bad field", `{"type":"leave","room":5,"ref":"123456789"}`, CodeBadRequest},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			_, err := DecodeClientFrame([]byte(tc.in), limits)
@@ -50,6 +51,9 @@ func TestDecodeClientFrame(t *testing.T) {
 				t.Fatalf("accepted, want %s", tc.code)
 			case tc.code != "" && err.Code != tc.code:
 				t.Fatalf("code %s (%s), want %s", err.Code, err.Message, tc.code)
+			}
+			if f, err := DecodeClientFrame([]byte(tc.in), limits); err != nil && len(f.Ref) > limits.MaxIDBytes {
+				t.Fatalf("error would echo a %d-byte ref", len(f.Ref))
 			}
 			if err != nil && len(err.Message) > 200 {
 				t.Fatalf("error message too long (%d bytes): it must not echo input", len(err.Message))

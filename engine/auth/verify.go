@@ -7,6 +7,8 @@ import (
 	"unicode/utf8"
 
 	"github.com/golang-jwt/jwt/v5"
+
+	"github.com/switchboard-chat/switchboard/protocol"
 )
 
 const (
@@ -21,8 +23,8 @@ const (
 
 // Claims is what a valid token says about its holder.
 type Claims struct {
-	// User is the "sub" claim: non-empty, at most MaxUserBytes, valid UTF-8
-	// without control characters.
+	// User is the "sub" claim: 1 to MaxUserBytes of valid UTF-8 without
+	// spaces or control characters (protocol.ValidUserID).
 	User string
 	// Name is the optional "name" claim (display name): at most
 	// MaxNameBytes, without control characters; empty when absent.
@@ -110,7 +112,9 @@ func (v *Verifier) Verify(token []byte) (Claims, error) {
 	if err != nil {
 		return Claims{}, v.classify(parsed, &tc, err)
 	}
-	if tc.Subject == "" || !validText(tc.Subject, MaxUserBytes) {
+	// The chat layer names users in frames and checks names it is sent
+	// with protocol.ValidUserID: a subject it would refuse is no subject.
+	if !protocol.ValidUserID(tc.Subject) {
 		return Claims{}, errNoSubject
 	}
 	if !validText(tc.Name, MaxNameBytes) {
