@@ -56,7 +56,8 @@ type ClientFrame struct {
 	ID      string          `json:"id,omitempty"`      // publish: client message id
 	Body    json.RawMessage `json:"body,omitempty"`    // publish: any JSON value
 	Before  uint64          `json:"before,omitempty"`  // history: page older than this seq
-	Limit   int             `json:"limit,omitempty"`   // history: page size
+	After   string          `json:"after,omitempty"`   // members: page after this user
+	Limit   int             `json:"limit,omitempty"`   // history, members: page size
 	Seq     uint64          `json:"seq,omitempty"`     // read: read up to this seq
 	Status  string          `json:"status,omitempty"`  // presence: online or away
 	Private bool            `json:"private,omitempty"` // create
@@ -95,6 +96,7 @@ var clientTypes = map[string]func(f *ClientFrame, l ChatLimits) *ChatError{
 	"invite":   needInvite,
 	"role":     needRole,
 	"kick":     needKick,
+	"members":  needHistory,
 	"publish":  needPublish,
 }
 

@@ -62,6 +62,8 @@ func (s *Service) handle(ctx context.Context, ss *session, f *protocol.ClientFra
 		return s.role(ctx, ss, f)
 	case "kick":
 		return s.kick(ctx, ss, f)
+	case "members":
+		return s.members(ctx, ss, f)
 	}
 	return errf(protocol.CodeUnknownType, "unknown type") // DecodeClientFrame lets none through
 }
@@ -279,6 +281,51 @@ func (s *Service) history(ctx context.Context, ss *session, f *protocol.ClientFr
 		Messages []*protocol.ChatMessage `json:"messages"`
 		More     bool                    `json:"more"`
 	}{f.Room, out, more})
+	return nil
+}
+
+// maxMembersPage caps a members page: large rooms are paged, never sent
+// whole.
+const maxMembersPage = 200
+
+// memberInfo is one entry of a members page.
+type memberInfo struct {
+	User   string `json:"user"`
+	Role   string `json:"role"`
+	Online bool   `json:"online"`
+}
+
+// members pages through a room's members in user order, with who is
+// connected to this instance and the total count.
+func (s *Service) members(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
+	m := ss.rooms[f.Room]
+	if m == nil {
+		return errNotJoined
+	}
+	limit := f.Limit
+	if limit == 0 || limit > maxMembersPage {
+		limit = maxMembersPage
+	}
+	list, more, err := s.st.Members(ctx, f.Room, f.After, limit)
+	if err != nil {
+		return err
+	}
+	count, err := s.st.MemberCount(ctx, f.Room)
+	if err != nil {
+		return err
+	}
+	out := make([]memberInfo, len(list))
+	m.lr.mu.Lock()
+	for i, mb := range list {
+		out[i] = memberInfo{User: mb.User, Role: string(mb.Role), Online: m.lr.users[mb.User] > 0}
+	}
+	m.lr.mu.Unlock()
+	s.send(ss, "members", struct {
+		Room    string       `json:"room"`
+		Members []memberInfo `json:"members"`
+		More    bool         `json:"more"`
+		Count   int          `json:"count"`
+	}{f.Room, out, more, count})
 	return nil
 }
 

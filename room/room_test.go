@@ -600,3 +600,46 @@ func TestUserRateLimitIsSharedAcrossConnections(t *testing.T) {
 	other.send(`{"type":"create","room":"z"}`)
 	other.expect("created")
 }
+
+func TestMembersArePagedWithCountAndOnline(t *testing.T) {
+	s := startServer(t, func(_ *engine.Config, c *Config) { unlimited(c) })
+	owner := s.dial(t, "owner")
+	owner.send(`{"type":"create","room":"big"}`)
+	owner.expect("created")
+	owner.send(`{"type":"join","room":"big"}`)
+	owner.expect("joined")
+	for i := 0; i < 5; i++ {
+		c := s.dial(t, fmt.Sprintf("u%d", i))
+		c.send(`{"type":"join","room":"big"}`)
+		c.expect("joined")
+		if i >= 3 { // u3 and u4 go away again; they stay members
+			c.send(`{"type":"leave","room":"big"}`)
+			c.expect("left")
+		}
+	}
+	var users []string
+	online := map[string]bool{}
+	after := ""
+	for {
+		owner.send(fmt.Sprintf(`{"type":"members","room":"big","after":%q,"limit":2}`, after))
+		page := owner.expect("members")
+		if page["count"] != float64(6) {
+			t.Fatalf("count %v, want 6", page["count"])
+		}
+		for _, m := range page["members"].([]any) {
+			mm := m.(map[string]any)
+			users = append(users, mm["user"].(string))
+			online[mm["user"].(string)] = mm["online"].(bool)
+		}
+		if page["more"] != true {
+			break
+		}
+		after = users[len(users)-1]
+	}
+	if strings.Join(users, ",") != "owner,u0,u1,u2,u3,u4" {
+		t.Fatalf("members %v", users)
+	}
+	if !online["u0"] || online["u3"] {
+		t.Fatalf("online %v: u0 is connected, u3 left", online)
+	}
+}

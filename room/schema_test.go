@@ -25,7 +25,7 @@ import (
 // TestSchemaListsEveryServerFrame keeps this list honest.
 var serverFrameTypes = []string{
 	"welcome", "created", "joined", "left", "ack", "message", "history", "typing",
-	"read", "presence", "invite", "role", "kicked", "reset", "error",
+	"read", "presence", "invite", "role", "kicked", "reset", "error", "members",
 }
 
 const schemaFile = "../docs/protocol.schema.json"
@@ -426,6 +426,10 @@ func TestSchemaEveryServerFrameEndToEnd(t *testing.T) {
 	owner.send(`{"type":"history","room":"r","limit":10}`)
 	if h := see(owner.expect("history")); len(h["messages"].([]any)) != 1 {
 		t.Fatalf("history %v", h)
+	}
+	owner.send(`{"type":"members","room":"r"}`)
+	if m := see(owner.expect("members")); m["count"] != float64(2) {
+		t.Fatalf("members %v", m)
 	}
 	owner.send(`{"type":"role","room":"r","user":"bob","role":"admin"}`)
 	see(bob.expect("role"))
