@@ -7,6 +7,7 @@ import (
 	"io"
 	"log/slog"
 	"math/rand/v2"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/switchboard-chat/switchboard/engine"
+	"github.com/switchboard-chat/switchboard/engine/auth"
 	"github.com/switchboard-chat/switchboard/store/memory"
 )
 
@@ -641,5 +643,59 @@ func TestMembersArePagedWithCountAndOnline(t *testing.T) {
 	}
 	if !online["u0"] || online["u3"] {
 		t.Fatalf("online %v: u0 is connected, u3 left", online)
+	}
+}
+
+func TestJWTAuthAtTheHandshakeAndExpiryWhileConnected(t *testing.T) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	v, err := auth.NewVerifier(auth.Config{Secret: secret, Leeway: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	signer, _ := auth.NewSigner(secret)
+	s := startServer(t, func(e *engine.Config, c *Config) {
+		c.Auth = v
+		e.TickInterval = 20 * time.Millisecond
+		e.Subprotocols = []string{auth.Subprotocol}
+		e.CheckOrigin = func(o []byte) bool { return len(o) == 0 || string(o) == "https://chat.example" }
+	})
+	url := fmt.Sprintf("ws://%s/ws", s.e.Addr())
+
+	_, resp, err := websocket.DefaultDialer.Dial(url, nil)
+	if err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Fatalf("no token: %v %v, want 401", resp, err)
+	}
+	forged, _ := auth.NewSigner([]byte("another secret, 32 bytes long!!!"))
+	bad, _ := forged.Mint("mallory", "", time.Hour)
+	_, resp, err = websocket.DefaultDialer.Dial(url+"?token="+bad, nil)
+	if err == nil || resp == nil || resp.StatusCode != 401 {
+		t.Fatalf("forged token: %v %v, want 401", resp, err)
+	}
+	good, _ := signer.Mint("alice", "", time.Hour)
+	_, resp, err = websocket.DefaultDialer.Dial(url, http.Header{"Authorization": {"Bearer " + good},
+		"Origin": {"https://evil.example"}})
+	if err == nil || resp == nil || resp.StatusCode != 403 {
+		t.Fatalf("foreign origin: %v %v, want 403", resp, err)
+	}
+
+	// A browser-style token in the subprotocol, expiring in a second.
+	short, _ := signer.Mint("alice", "", time.Second)
+	d := websocket.Dialer{Subprotocols: []string{auth.Subprotocol, auth.SubprotocolTokenPrefix + short}}
+	c, resp, err := d.Dial(url, http.Header{"Origin": {"https://chat.example"}})
+	if err != nil {
+		t.Fatalf("valid token: %v", err)
+	}
+	defer c.Close()
+	if got := resp.Header.Get("Sec-WebSocket-Protocol"); got != auth.Subprotocol {
+		t.Fatalf("selected subprotocol %q, want %q (never the token)", got, auth.Subprotocol)
+	}
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, p, err := c.ReadMessage()
+	if err != nil || !strings.Contains(string(p), `"user":"alice"`) {
+		t.Fatalf("welcome %q %v", p, err)
+	}
+	_, _, err = c.ReadMessage()
+	if ce, ok := err.(*websocket.CloseError); !ok || ce.Code != 4003 {
+		t.Fatalf("after expiry: %v, want close 4003", err)
 	}
 }
