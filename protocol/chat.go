@@ -52,7 +52,7 @@ type ClientFrame struct {
 	Ref     string          `json:"ref,omitempty"`     // echoed in an error about this frame
 	Room    string          `json:"room,omitempty"`    // join leave publish history typing read create invite role kick
 	Since   *uint64         `json:"since,omitempty"`   // join: replay after this seq
-	Invite  string          `json:"invite,omitempty"`  // join: invite token for a private room
+	Invite  string          `json:"invite,omitempty"`  // join, revoke: invite token
 	ID      string          `json:"id,omitempty"`      // publish: client message id
 	Body    json.RawMessage `json:"body,omitempty"`    // publish: any JSON value
 	Before  uint64          `json:"before,omitempty"`  // history: page older than this seq
@@ -97,6 +97,7 @@ var clientTypes = map[string]func(f *ClientFrame, l ChatLimits) *ChatError{
 	"role":     needRole,
 	"kick":     needKick,
 	"members":  needHistory,
+	"revoke":   needRevoke,
 	"publish":  needPublish,
 }
 
@@ -182,6 +183,16 @@ func needInvite(f *ClientFrame, l ChatLimits) *ChatError {
 	}
 	if f.TTL < 0 {
 		return chatErr(CodeBadRequest, "ttl must not be negative")
+	}
+	return nil
+}
+
+func needRevoke(f *ClientFrame, l ChatLimits) *ChatError {
+	if err := needRoom(f, l); err != nil {
+		return err
+	}
+	if f.Invite == "" {
+		return chatErr(CodeBadRequest, "revoke needs the invite token")
 	}
 	return nil
 }

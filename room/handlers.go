@@ -64,6 +64,8 @@ func (s *Service) handle(ctx context.Context, ss *session, f *protocol.ClientFra
 		return s.kick(ctx, ss, f)
 	case "members":
 		return s.members(ctx, ss, f)
+	case "revoke":
+		return s.revoke(ctx, ss, f)
 	}
 	return errf(protocol.CodeUnknownType, "unknown type") // DecodeClientFrame lets none through
 }
@@ -437,6 +439,29 @@ func (s *Service) invite(ctx context.Context, ss *session, f *protocol.ClientFra
 		Token   string    `json:"token"`
 		Expires time.Time `json:"expires"`
 	}{f.Room, s.invites.sign(inv.ID, inv.Room, inv.Expires), inv.Expires})
+	return nil
+}
+
+// revoke withdraws an invite of the room: owners and admins only. A
+// revoked token is refused at join even before it expires.
+func (s *Service) revoke(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
+	id, _, ok := s.invites.open(f.Invite, f.Room)
+	if !ok {
+		return errBadInvite
+	}
+	role, err := s.roleOf(ctx, f.Room, ss.user)
+	if err != nil {
+		return err
+	}
+	if !role.AtLeast(store.RoleAdmin) {
+		return errNeedAdmin
+	}
+	if err := s.st.RevokeInvite(ctx, id); err != nil {
+		return err
+	}
+	s.send(ss, "revoked", struct {
+		Room string `json:"room"`
+	}{f.Room})
 	return nil
 }
 

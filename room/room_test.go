@@ -418,6 +418,16 @@ func TestPrivateRoomsAndInvites(t *testing.T) {
 	guest.send(fmt.Sprintf(`{"type":"join","room":"secret","invite":%q}`, token))
 	guest.expect("joined")
 
+	// A revoked invite is refused, even before it expires; only admins
+	// and the owner may revoke.
+	guest.send(fmt.Sprintf(`{"type":"revoke","room":"secret","invite":%q}`, token))
+	guest.expectError("forbidden")
+	owner.send(fmt.Sprintf(`{"type":"revoke","room":"secret","invite":%q}`, token))
+	owner.expect("revoked")
+	third := s.dial(t, "third")
+	third.send(fmt.Sprintf(`{"type":"join","room":"secret","invite":%q}`, token))
+	third.expectError("forbidden")
+
 	// An expired invite is refused.
 	late := s.dial(t, "late")
 	expired := s.svc.invites.sign("nope", "secret", time.Now().Add(-time.Second))

@@ -25,7 +25,7 @@ import (
 // TestSchemaListsEveryServerFrame keeps this list honest.
 var serverFrameTypes = []string{
 	"welcome", "created", "joined", "left", "ack", "message", "history", "typing",
-	"read", "presence", "invite", "role", "kicked", "reset", "error", "members",
+	"read", "presence", "invite", "role", "kicked", "reset", "error", "members", "revoked",
 }
 
 const schemaFile = "../docs/protocol.schema.json"
@@ -416,6 +416,8 @@ func TestSchemaEveryServerFrameEndToEnd(t *testing.T) {
 	bob.send(fmt.Sprintf(`{"type":"join","room":"r","invite":%q}`, token))
 	see(bob.expect("joined"))
 	see(owner.expect("presence"))
+	owner.send(fmt.Sprintf(`{"type":"revoke","room":"r","invite":%q}`, token))
+	see(owner.expect("revoked"))
 	bob.send(`{"type":"publish","room":"r","id":"m1","body":{"text":"hi"}}`)
 	see(bob.expect("ack"))
 	see(owner.expect("message"))
