@@ -227,6 +227,9 @@ func (s *Service) leave(ss *session, room string) {
 		return
 	}
 	delete(ss.rooms, room)
+	if m.readTimer != nil {
+		m.readTimer.Stop()
+	}
 	m.lr.mu.Lock()
 	last := m.lr.removeLocked(ss)
 	m.lr.mu.Unlock()
@@ -350,8 +353,10 @@ func (s *Service) typing(ss *session, f *protocol.ClientFrame) error {
 	return nil
 }
 
-// read moves the user's read cursor forward and tells the room; a cursor
-// that does not advance is not broadcast, which coalesces repeats.
+// read moves the user's read cursor forward and tells the room, coalesced:
+// the first advance goes out at once, later ones within ReadInterval are
+// folded into one broadcast of the latest seq when the interval ends. A
+// cursor that does not advance is not broadcast at all.
 func (s *Service) read(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
 	m := ss.rooms[f.Room]
 	if m == nil {
@@ -361,12 +366,40 @@ func (s *Service) read(ctx context.Context, ss *session, f *protocol.ClientFrame
 	if err != nil || !advanced {
 		return err
 	}
+	m.readPending = max(m.readPending, f.Seq)
+	if m.readTimer != nil {
+		return nil // a flush is already scheduled; it will carry this seq
+	}
+	wait := s.cfg.ReadInterval - time.Since(m.lastRead)
+	if wait <= 0 {
+		s.flushRead(ss, f.Room, m)
+		return nil
+	}
+	// The timer lives only while a read is pending, never per connection;
+	// its flush runs on the session's worker like everything else it owns.
+	m.readTimer = time.AfterFunc(wait, func() {
+		s.e.Submit(ss.c.Worker(), func() {
+			if cur := ss.rooms[f.Room]; cur == m {
+				m.readTimer = nil
+				s.flushRead(ss, f.Room, m)
+			}
+		})
+	})
+	return nil
+}
+
+func (s *Service) flushRead(ss *session, room string, m *membership) {
+	if m.readPending == 0 {
+		return
+	}
+	seq := m.readPending
+	m.readPending = 0
+	m.lastRead = time.Now()
 	m.lr.broadcast(s.e, protocol.AppendChatFrame(nil, "read", struct {
 		Room string `json:"room"`
 		User string `json:"user"`
 		Seq  uint64 `json:"seq"`
-	}{f.Room, ss.user, f.Seq}), "")
-	return nil
+	}{room, ss.user, seq}), "")
 }
 
 // presence sets this connection's status and tells every joined room.

@@ -709,3 +709,44 @@ func TestJWTAuthAtTheHandshakeAndExpiryWhileConnected(t *testing.T) {
 		t.Fatalf("after expiry: %v, want close 4003", err)
 	}
 }
+
+func TestReadReceiptsAreCoalesced(t *testing.T) {
+	s := startServer(t, func(_ *engine.Config, c *Config) { unlimited(c); c.ReadInterval = 300 * time.Millisecond })
+	a, b := s.dial(t, "a"), s.dial(t, "b")
+	a.send(`{"type":"create","room":"r"}`)
+	a.expect("created")
+	for _, c := range []*client{a, b} {
+		c.send(`{"type":"join","room":"r"}`)
+		c.expect("joined")
+	}
+	for i := 1; i <= 10; i++ {
+		a.send(fmt.Sprintf(`{"type":"publish","room":"r","id":"%d","body":%d}`, i, i))
+		a.expect("ack")
+	}
+	for i := 1; i <= 10; i++ {
+		a.send(fmt.Sprintf(`{"type":"read","room":"r","seq":%d}`, i))
+	}
+	// b sees the first at once and then one more with the latest seq.
+	var got []uint64
+	deadline := time.After(5 * time.Second)
+	for len(got) < 2 {
+		select {
+		case f := <-b.frames:
+			if f["type"] == "read" {
+				got = append(got, seqOf(f))
+			}
+		case <-deadline:
+			t.Fatalf("read broadcasts %v, want [1 10]", got)
+		}
+	}
+	if got[0] != 1 || got[1] != 10 {
+		t.Fatalf("read broadcasts %v, want [1 10]", got)
+	}
+	select {
+	case f := <-b.frames:
+		if f["type"] == "read" {
+			t.Fatalf("a third read broadcast %v: not coalesced", f)
+		}
+	case <-time.After(500 * time.Millisecond): // longer than ReadInterval: nothing else comes
+	}
+}

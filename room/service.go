@@ -64,6 +64,9 @@ type Config struct {
 	// TypingInterval debounces typing: at most one per user and room per
 	// interval. Default 2s.
 	TypingInterval time.Duration
+	// ReadInterval coalesces read receipts: at most one broadcast per user
+	// and room per interval, carrying the latest seq. Default 1s.
+	ReadInterval time.Duration
 	// StoreTimeout bounds each store call. Default 5s.
 	StoreTimeout time.Duration
 	// Logger; default slog.Default().
@@ -119,6 +122,12 @@ func (c *Config) setDefaults() error {
 	if c.StoreTimeout == 0 {
 		c.StoreTimeout = 5 * time.Second
 	}
+	if c.ReadInterval < 0 {
+		return errors.New("room: Config.ReadInterval must not be negative")
+	}
+	if c.ReadInterval == 0 {
+		c.ReadInterval = time.Second
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -165,8 +174,11 @@ type session struct {
 
 // membership is a session's view of one joined room.
 type membership struct {
-	lr         *liveRoom
-	lastTyping time.Time
+	lr          *liveRoom
+	lastTyping  time.Time
+	lastRead    time.Time   // last read broadcast
+	readPending uint64      // latest advanced cursor not yet broadcast
+	readTimer   *time.Timer // pending coalesced read broadcast, or nil
 }
 
 // Accept authenticates the upgrade request (401 before the upgrade on a bad
