@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: the scripts hold the logic.
-.PHONY: run test bench bench-idle bench-echo fuzz lint build
+.PHONY: run test bench bench-idle bench-echo bench-fanout fuzz lint build
 
 run:
 	scripts/run.sh
@@ -15,6 +15,9 @@ bench-idle:
 
 bench-echo:
 	scripts/bench-echo.sh
+
+bench-fanout:
+	scripts/bench-fanout.sh
 
 fuzz:
 	scripts/fuzz.sh

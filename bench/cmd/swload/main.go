@@ -10,6 +10,7 @@ import (
 	"os"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/echo"
+	"github.com/switchboard-chat/switchboard/bench/internal/fanout"
 	"github.com/switchboard-chat/switchboard/bench/internal/idle"
 )
 
@@ -27,12 +28,16 @@ var scenarios = []scenario{
 	{"echo-report", "combine echo results into one side-by-side table with ratios and an SVG chart", echo.RunReport},
 	{"echo-worker", "(internal) an echo load worker process driven by `swload echo` over stdin/stdout",
 		func(args []string) error { return echo.RunWorker(args, os.Stdin, os.Stdout) }},
+	{"fanout", "one room, many members, open-loop publishers: deliveries/s, publish→deliver latency, seq gaps (switchboard only)", fanout.Run},
+	{"fanout-report", "combine fanout results into one side-by-side table and an SVG chart of latency percentiles", fanout.RunReport},
+	{"fanout-worker", "(internal) a fanout load worker process driven by `swload fanout` over stdin/stdout",
+		func(args []string) error { return fanout.RunWorker(args, os.Stdin, os.Stdout) }},
 }
 
 func usage() {
 	fmt.Fprintf(os.Stderr, "usage: swload <scenario> [flags]\n\nscenarios:\n")
 	for _, s := range scenarios {
-		fmt.Fprintf(os.Stderr, "  %-13s %s\n", s.name, s.help)
+		fmt.Fprintf(os.Stderr, "  %-14s %s\n", s.name, s.help)
 	}
 	fmt.Fprintf(os.Stderr, "\nswload <scenario> -h shows a scenario's flags.\n")
 }

@@ -1,0 +1,448 @@
+package fanout
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"regexp"
+	"sort"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/proc"
+	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
+	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
+	"github.com/switchboard-chat/switchboard/bench/internal/target"
+)
+
+// Config is the fanout scenario's flags.
+type Config struct {
+	ServerBin  string
+	ServerArgs string
+	Name       string
+	Out        string
+	Repo       string
+	Path       string
+	Room       string
+	SrcBase    netip.Addr
+	Load       Load
+	Reps       int
+	Drain      time.Duration
+	HealthWait time.Duration
+	JoinWait   time.Duration
+	DialConc   int
+	MaxPerProc int
+}
+
+var roomID = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
+
+func parseConfig(args []string) (Config, error) {
+	var c Config
+	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
+	fs.StringVar(&c.ServerBin, "server-bin", "", "switchboard binary to start (required)")
+	fs.StringVar(&c.ServerArgs, "server-args", "serve --auth none", "arguments before --addr/--admin-addr, split on spaces; the server must accept ?user= (--auth none)")
+	fs.StringVar(&c.Name, "name", "", "name of the configuration in reports (required)")
+	fs.StringVar(&c.Out, "out", "", "output path without extension: writes <out>.json, <out>.md, <out>.server.log (required)")
+	fs.StringVar(&c.Repo, "repo", ".", "git repository of the server, for the commit in the report")
+	fs.StringVar(&c.Path, "path", "/ws", "chat WebSocket path on the server")
+	fs.StringVar(&c.Room, "room", "fan", "room to create and fan out in")
+	src := fs.String("src-base", "127.0.0.2", "source address of the first worker; the next ones count up")
+	fs.IntVar(&c.Load.Members, "members", 1000, "member connections joined to the room (users m0, m1, ...)")
+	fs.IntVar(&c.Load.Users, "users", 0, "distinct member user names, member i being m<i % users>; 0 = one user per member. "+
+		"Each user's first join sends presence to every member already in the room, so N distinct users cost about N×members/2 presence frames before the run")
+	fs.IntVar(&c.Load.Publishers, "publishers", 1, "publisher connections (users p0, p1, ...), also joined")
+	fs.Float64Var(&c.Load.Rate, "rate", 100, "publishes/s in total over the publishers, open loop")
+	duration := fs.Duration("duration", 10*time.Second, "measured window of each repetition")
+	warmup := fs.Duration("warmup", 2*time.Second, "publishing before the window, not measured")
+	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "longest wait for deliveries after publishing stops")
+	fs.IntVar(&c.Load.Clients, "clients", 4, "worker processes, each with its own source address")
+	fs.IntVar(&c.Reps, "reps", 1, "repetitions, each against a freshly started server")
+	fs.DurationVar(&c.HealthWait, "health-timeout", 30*time.Second, "bound on waiting for /healthz after start")
+	fs.DurationVar(&c.JoinWait, "join-timeout", 3*time.Minute, "bound on the workers dialing and joining")
+	fs.IntVar(&c.DialConc, "dial-concurrency", 32, "dials in flight per worker")
+	fs.IntVar(&c.MaxPerProc, "max-per-client", 5000, "refuse a plan that puts more connections than this on one worker (fd limits)")
+	if err := fs.Parse(args); err != nil {
+		return c, err
+	}
+	if fs.NArg() > 0 {
+		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
+	}
+	c.Load.WarmupSeconds, c.Load.DurationSeconds = warmup.Seconds(), duration.Seconds()
+	l := c.Load
+	switch {
+	case c.ServerBin == "":
+		return c, errors.New("--server-bin is required")
+	case c.Name == "":
+		return c, errors.New("--name is required")
+	case c.Out == "":
+		return c, errors.New("--out is required")
+	case !roomID.MatchString(c.Room):
+		return c, fmt.Errorf("--room %q is not a room id (a-z 0-9 _ -, 1-64)", c.Room)
+	case l.Members < 1:
+		return c, errors.New("--members must be at least 1")
+	case l.Users < 0 || l.Users > l.Members:
+		return c, errors.New("--users must be between 0 and --members")
+	case l.Publishers < 1:
+		return c, errors.New("--publishers must be at least 1")
+	case l.Rate <= 0:
+		return c, errors.New("--rate must be positive")
+	case *duration <= 0 || *warmup < 0 || c.Drain < 0:
+		return c, errors.New("--duration must be positive, --warmup and --drain not negative")
+	case l.Clients < 1 || l.Clients > 200:
+		return c, errors.New("--clients must be between 1 and 200")
+	case c.Reps < 1:
+		return c, errors.New("--reps must be at least 1")
+	}
+	var err error
+	if c.SrcBase, err = netip.ParseAddr(*src); err != nil || !c.SrcBase.Is4() || !c.SrcBase.IsLoopback() {
+		return c, fmt.Errorf("--src-base %q must be an IPv4 loopback address", *src)
+	}
+	if most := (l.Members+l.Publishers+l.Clients-1)/l.Clients + 1; most > c.MaxPerProc {
+		return c, fmt.Errorf("about %d connections on one worker is over --max-per-client %d; raise --clients", most, c.MaxPerProc)
+	}
+	return c, nil
+}
+
+// Run is `swload fanout`. It writes the reports even when a repetition
+// fails, and returns an error in that case.
+func Run(args []string) error {
+	cfg, err := parseConfig(args)
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("server", cfg.Name)
+
+	res, err := run(ctx, cfg, log)
+	if res == nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return fmt.Errorf("interrupted; everything stopped, no report written: %w", err)
+	}
+	if err != nil && res.Failure == "" {
+		res.Failure = err.Error()
+	}
+	res.Summarize()
+	if err := writeResult(cfg.Out, res); err != nil {
+		return err
+	}
+	log.Info("reports written", "json", cfg.Out+".json", "md", cfg.Out+".md", "conclusion", conclusion(res))
+	if res.Failure != "" {
+		return errors.New(res.Failure)
+	}
+	return nil
+}
+
+func run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
+	nofile, err := sysinfo.RaiseNofile()
+	if err != nil {
+		return nil, fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
+	}
+	serverBin, err := filepath.Abs(cfg.ServerBin)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
+		return nil, err
+	}
+	logFile, err := os.Create(cfg.Out + ".server.log")
+	if err != nil {
+		return nil, err
+	}
+	defer logFile.Close()
+
+	res := &Result{Name: cfg.Name, Load: cfg.Load, Meta: Meta{
+		Command:      sysinfo.ShellQuote(os.Args),
+		ServerBin:    serverBin,
+		ServerCommit: sysinfo.GitCommit(cfg.Repo),
+		ServerGo:     sysinfo.BinaryGoVersion(serverBin),
+		Machine:      sysinfo.ReadMachine(),
+		NofileSwload: nofile,
+		Started:      time.Now().UTC().Format(time.RFC3339),
+	}}
+	defer func() { res.Meta.Finished = time.Now().UTC().Format(time.RFC3339) }()
+	src := cfg.SrcBase
+	for range cfg.Load.Clients {
+		res.Meta.SourceAddrs = append(res.Meta.SourceAddrs, src.String())
+		src = src.Next()
+	}
+
+	var failures []string
+	for i := range cfg.Reps {
+		fmt.Fprintf(logFile, "=== repetition %d of %d ===\n", i+1, cfg.Reps)
+		r := &repRunner{cfg: cfg, res: res, log: log.With("rep", i+1), serverBin: serverBin, logFile: logFile}
+		rep, err := r.run(ctx)
+		if ctx.Err() != nil {
+			return res, ctx.Err()
+		}
+		if err != nil {
+			rep.Failure = err.Error()
+			failures = append(failures, fmt.Sprintf("repetition %d: %v", i+1, err))
+			log.Error("repetition failed", "rep", i+1, "err", err)
+		} else {
+			log.Info("repetition measured", "rep", i+1, "deliveries_per_sec", fmt.Sprintf("%.0f", rep.DeliveriesPerSec),
+				"p50_ms", fmt.Sprintf("%.3f", rep.Latency.P50), "p99_ms", fmt.Sprintf("%.3f", rep.Latency.P99),
+				"server_cpu_cores", fmt.Sprintf("%.2f", rep.ServerCPUCores), "setup_s", fmt.Sprintf("%.1f", rep.SetupSeconds))
+		}
+		res.Reps = append(res.Reps, *rep)
+	}
+	if len(failures) > 0 {
+		res.Failure = strings.Join(failures, "; ")
+	}
+	return res, nil
+}
+
+// repRunner is one repetition: a fresh server, a fresh room, fresh workers.
+type repRunner struct {
+	cfg       Config
+	res       *Result
+	log       *slog.Logger
+	serverBin string
+	logFile   *os.File
+
+	server  *proc.Child
+	workers []*workerProc
+}
+
+// run always returns a Rep, filled as far as the repetition got.
+func (r *repRunner) run(ctx context.Context) (*Rep, error) {
+	rep := &Rep{}
+	defer r.stopAll()
+	cfg := r.cfg
+	addr, adminAddr, err := target.Addrs()
+	if err != nil {
+		return rep, err
+	}
+	args := append(strings.Fields(cfg.ServerArgs), "--addr", addr, "--admin-addr", adminAddr)
+	if r.res.Meta.ServerArgs == nil {
+		r.res.Meta.ServerArgs = args
+	}
+	cmd := exec.Command(r.serverBin, args...)
+	cmd.Stdout, cmd.Stderr = r.logFile, r.logFile
+	if r.server, err = proc.Start(cfg.Name, cmd); err != nil {
+		return rep, err
+	}
+	r.log.Info("server started", "pid", r.server.Pid(), "addr", addr, "admin", adminAddr)
+	err = target.WaitHealthy(ctx, "http://"+addr+"/healthz", cfg.HealthWait, func() error {
+		if r.server.Exited() {
+			return fmt.Errorf("%v (see %s.server.log)", r.server.Err(), cfg.Out)
+		}
+		return nil
+	})
+	if err != nil {
+		return rep, err
+	}
+	r.res.Meta.NofileServer = sysinfo.ProcNofile(r.server.Pid())
+	admin := target.NewAdmin(adminAddr)
+	wsURL := "ws://" + addr + cfg.Path
+	if err := createRoom(ctx, wsURL, cfg.Room); err != nil {
+		return rep, fmt.Errorf("create room: %w", err)
+	}
+
+	// Workers: members split evenly, publisher i on worker i % clients,
+	// and each worker publishes at its publishers' share of the rate.
+	l := cfg.Load
+	src := cfg.SrcBase
+	lo := 0
+	setupStart := time.Now()
+	for i := range l.Clients {
+		share := l.Members / l.Clients
+		if i < l.Members%l.Clients {
+			share++
+		}
+		var pubs []int
+		for p := i; p < l.Publishers; p += l.Clients {
+			pubs = append(pubs, p)
+		}
+		if share == 0 && len(pubs) == 0 {
+			continue
+		}
+		wc := workerConfig{src: src.AsSlice(), url: wsURL, room: cfg.Room, memberLo: lo, memberHi: lo + share, users: l.Users, pubs: pubs,
+			rate: l.Rate * float64(len(pubs)) / float64(l.Publishers), warmup: seconds(l.WarmupSeconds),
+			duration: seconds(l.DurationSeconds), drain: cfg.Drain, joinTimeout: cfg.JoinWait, dialConc: cfg.DialConc}
+		lo += share
+		w, err := startWorker(wc)
+		if err != nil {
+			return rep, err
+		}
+		r.workers = append(r.workers, w)
+		src = src.Next()
+	}
+	var problems []string
+	for _, w := range r.workers {
+		jr, err := w.receive(ctx, evJoined, cfg.JoinWait+30*time.Second)
+		if err != nil {
+			return rep, err
+		}
+		rep.Members += jr.Members
+		rep.Publishers += jr.Publishers
+		rep.DialErrors += jr.DialErrors
+		rep.SetupPresence += jr.Presence
+		if jr.LastError != "" {
+			problems = append(problems, fmt.Sprintf("%s joined %d members + %d publishers (%d dial errors, last: %s)",
+				w.src, jr.Members, jr.Publishers, jr.DialErrors, jr.LastError))
+		}
+	}
+	rep.SetupSeconds = time.Since(setupStart).Seconds()
+	r.log.Info("room joined", "members", rep.Members, "publishers", rep.Publishers, "setup_s", fmt.Sprintf("%.1f", rep.SetupSeconds),
+		"presence_frames", rep.SetupPresence)
+	if rep.Members != l.Members || rep.Publishers != l.Publishers {
+		return rep, fmt.Errorf("joined %d of %d members and %d of %d publishers: %s", rep.Members, l.Members,
+			rep.Publishers, l.Publishers, strings.Join(problems, "; "))
+	}
+	want := int64(l.Members + l.Publishers)
+	if got, err := admin.WaitConns(ctx, want, 30*time.Second); err != nil {
+		return rep, fmt.Errorf("the clients hold %d connections but the server reports %d: %w", want, got, err)
+	}
+
+	start := time.Now().Add(300 * time.Millisecond)
+	for _, w := range r.workers {
+		if err := w.send(command{Op: opGo, StartUnixNano: start.UnixNano()}); err != nil {
+			return rep, err
+		}
+	}
+	warmupEnd := start.Add(seconds(l.WarmupSeconds))
+	end := warmupEnd.Add(seconds(l.DurationSeconds))
+	if err := target.Sleep(ctx, time.Until(warmupEnd)); err != nil {
+		return rep, err
+	}
+	pids := []int{r.server.Pid()}
+	for _, w := range r.workers {
+		pids = append(pids, w.child.Pid())
+	}
+	t0 := time.Now()
+	sys0, err := procfs.ReadSystemCPU()
+	if err != nil {
+		return rep, err
+	}
+	ticks0, err := readTicks(pids)
+	if err != nil {
+		return rep, err
+	}
+	if err := target.Sleep(ctx, time.Until(end)); err != nil {
+		return rep, err
+	}
+	ticks1, err := readTicks(pids)
+	if err != nil {
+		return rep, err
+	}
+	sys1, err := procfs.ReadSystemCPU()
+	if err != nil {
+		return rep, err
+	}
+	rep.WindowSeconds = time.Since(t0).Seconds()
+	rep.ServerCPUSeconds = float64(ticks1[0]-ticks0[0]) / procfs.UserHZ
+	for i := 1; i < len(pids); i++ {
+		rep.ClientCPUSeconds += float64(ticks1[i]-ticks0[i]) / procfs.UserHZ
+	}
+	if st, err := procfs.ReadStatus(r.server.Pid()); err == nil {
+		rep.ServerRSS, rep.ServerHWM, rep.ServerThreads = st.VmRSS, st.VmHWM, st.Threads
+	}
+
+	for _, w := range r.workers {
+		fin, err := w.receive(ctx, evFinished, cfg.Drain+30*time.Second)
+		if err != nil {
+			return rep, err
+		}
+		rep.Counts.add(fin.Counts)
+		if fin.LateStartNS > int64(100*time.Millisecond) {
+			problems = append(problems, fmt.Sprintf("%s started %s late", w.src, time.Duration(fin.LateStartNS)))
+		}
+		if rep.Hist == nil {
+			rep.Hist = fin.Hist
+		} else if fin.Hist != nil {
+			rep.Hist.Merge(fin.Hist)
+		}
+	}
+	if s, err := admin.Stats(ctx); err == nil {
+		rep.ServerGoroutines = s.Goroutines
+	}
+	rep.DeliveriesPerSec = float64(rep.Delivered) / l.DurationSeconds
+	if rep.Hist != nil && rep.Hist.Count() > 0 {
+		rep.Latency = LatencyOf(rep.Hist)
+	}
+	if rep.Delivered > 0 {
+		rep.ServerCPUPerMillion = rep.ServerCPUSeconds / float64(rep.Delivered) * 1e6
+	}
+	live := uint64(max(0, l.Members-rep.ServerClosed-rep.ConnsLost))
+	if expected := rep.Acks * live; expected > rep.DeliveredTotal {
+		rep.Undelivered = expected - rep.DeliveredTotal
+	}
+	if rep.WindowSeconds > 0 {
+		rep.ServerCPUCores = rep.ServerCPUSeconds / rep.WindowSeconds
+		task := float64(sys1.Task()-sys0.Task()) / procfs.UserHZ
+		rep.OtherCPUCores = max(0, task-rep.ServerCPUSeconds-rep.ClientCPUSeconds) / rep.WindowSeconds
+		rep.StealCores = float64(sys1.Steal-sys0.Steal) / procfs.UserHZ / rep.WindowSeconds
+	}
+	switch {
+	case rep.ServerClosed > 0 || rep.ConnsLost > 0:
+		return rep, fmt.Errorf("%d connections closed by the server (%s) and %d lost (last: %s)",
+			rep.ServerClosed, closeCodesText(rep.CloseCodes), rep.ConnsLost, rep.LastConnError)
+	case rep.Gaps > 0 || rep.Dups > 0:
+		return rep, fmt.Errorf("seq check failed: %d gaps, %d duplicates", rep.Gaps, rep.Dups)
+	case rep.PublishErrors > 0:
+		return rep, fmt.Errorf("%d publishes answered with an error (last: %s); is the server's --rate high enough for one publisher?",
+			rep.PublishErrors, rep.LastPubError)
+	case rep.Delivered == 0:
+		return rep, errors.New("no delivery in the measured window")
+	case len(problems) > 0:
+		return rep, errors.New(strings.Join(problems, "; "))
+	}
+	return rep, nil
+}
+
+// closeCodesText writes {4001: 3, 1001: 1} as "4001×3, 1001×1".
+func closeCodesText(codes map[int]int) string {
+	if len(codes) == 0 {
+		return "none"
+	}
+	keys := make([]int, 0, len(codes))
+	for k := range codes {
+		keys = append(keys, k)
+	}
+	sort.Ints(keys)
+	var parts []string
+	for _, k := range keys {
+		parts = append(parts, fmt.Sprintf("%d×%d", k, codes[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// readTicks reads utime+stime of each pid.
+func readTicks(pids []int) ([]uint64, error) {
+	out := make([]uint64, len(pids))
+	for i, pid := range pids {
+		t, err := procfs.ReadCPUTicks(pid)
+		if err != nil {
+			return nil, fmt.Errorf("cpu of pid %d: %w", pid, err)
+		}
+		out[i] = t
+	}
+	return out, nil
+}
+
+// stopAll stops the server first (so that members leaving do not make it
+// broadcast presence to everyone), then the workers. Every wait is bounded.
+func (r *repRunner) stopAll() {
+	if r.server != nil {
+		if err := r.server.Stop(5 * time.Second); err != nil {
+			r.log.Warn("stopping server", "err", err)
+		}
+	}
+	for _, w := range r.workers {
+		w.quit()
+	}
+	r.workers = nil
+}
+
+func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

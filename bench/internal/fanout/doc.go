@@ -1,0 +1,30 @@
+// Package fanout is the "fanout" scenario of swload: one chat room with
+// many members and a few publishers, measuring how many deliveries per
+// second switchboard makes at what publish→deliver latency and CPU cost, and
+// whether every member saw every seq exactly once.
+//
+// Shape of a repetition: the controller (Run, controller.go) starts the
+// server on fresh ports, creates the room with one setup connection, and
+// starts --clients worker processes (RunWorker, worker.go, re-executed as
+// `swload fanout-worker`), each on its own loopback source address with its
+// share of the members and of the publishers in its flags. A worker dials,
+// hands the sockets to one epoll loop (loop.go), sends every connection's
+// `join` and reports "joined" once each has its `joined` answer. The
+// controller sends every worker one wall-clock start; publishers then
+// publish open loop at their share of --rate with the due time in the body,
+// members time each `message` against it, check its seq and count it. The
+// controller samples server and worker CPU at the window's edges and merges
+// the workers' histograms and counters into a Rep (result.go).
+//
+// Only switchboard speaks the chat protocol, so there is no peer server in
+// this scenario; reports compare switchboard's backends.
+//
+// Concurrency: the controller is one goroutine plus one reader per worker
+// stdout. A worker runs one event loop goroutine and, before the run, a
+// bounded number of dialing goroutines; never a goroutine per connection.
+// The loop owns its epoll fd, timerfd, connections and buffers.
+//
+// Buffers: a connection's read buffer holds at most one incomplete frame
+// between reads; payloads are scanned in place (no JSON decoding of
+// `message` frames, see scan.go) and never kept.
+package fanout

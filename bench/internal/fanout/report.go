@@ -1,0 +1,186 @@
+package fanout
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// writeResult writes <out>.json and <out>.md.
+func writeResult(out string, res *Result) error {
+	b, err := json.MarshalIndent(res, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(out+".json", append(b, '\n'), 0o644); err != nil {
+		return err
+	}
+	var md strings.Builder
+	WriteMarkdown(&md, res)
+	return os.WriteFile(out+".md", []byte(md.String()), 0o644)
+}
+
+// ReadResult loads a Result written by a run.
+func ReadResult(path string) (*Result, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	var r Result
+	if err := json.Unmarshal(b, &r); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return &r, nil
+}
+
+// Describe says in words what load a run applied.
+func (l Load) Describe() string {
+	users := "each its own user"
+	if l.Users > 0 && l.Users < l.Members {
+		users = fmt.Sprintf("sharing %d user names", l.Users)
+	}
+	return fmt.Sprintf("one room, %d members (%s), %d publisher(s) at %g msgs/s in total (open loop, latency from each message's due time); "+
+		"%gs warmup + %gs measured; %d worker processes", l.Members, users, l.Publishers, l.Rate, l.WarmupSeconds, l.DurationSeconds, l.Clients)
+}
+
+// expected is the deliveries/s the load asks for: every publish to every member.
+func (l Load) expected() float64 { return l.Rate * float64(l.Members) }
+
+const method = "Each repetition starts the server afresh on free ports, waits for `/healthz`, and creates the room with one setup " +
+	"connection. The worker processes, each on its own loopback source address, dial their share of the members " +
+	"(`/ws?user=m<i>`) and publishers (`p<i>`), hand the sockets to one epoll loop each (no goroutine per connection), " +
+	"send `join` on every connection and wait for every `joined` (setup time). All workers then start at one agreed " +
+	"instant. Publishers publish open loop at fixed intervals, each body `{\"t\":<due time, unix ns>}` with a unique id; " +
+	"members scan each `message` frame for `seq` and `t` without decoding JSON, record publish (due) → deliver latency " +
+	"in a log-linear histogram (values within 0.8%%) and check that seq goes up by exactly 1 (gaps, duplicates). " +
+	"Deliveries/s is `message` frames received by members within the measured window, divided by its length; " +
+	"publishers' own copies are not counted. After the window the workers wait up to --drain for the rest; " +
+	"\"undelivered\" is acks × connected members minus deliveries at that point. Server CPU is utime+stime " +
+	"over the window from `/proc/PID/stat`; client CPU is the same for the workers, which share the cores with the " +
+	"server. \"Other CPU\" is the machine's task CPU (`/proc/stat`, plus steal) that neither used; a repetition with more " +
+	"than %.1f cores of it is called noisy. RSS is VmRSS at the window's end with every connection open. Only switchboard " +
+	"speaks the chat protocol, so no peer server runs in this scenario."
+
+// WriteMarkdown renders the human report of one run.
+func WriteMarkdown(w io.Writer, r *Result) {
+	m := r.Meta
+	fmt.Fprintf(w, "# Room fan-out: %s\n\n**Result:** %s\n\n", r.Name, conclusion(r))
+	fmt.Fprintf(w, "## How it was run\n\n```sh\n%s\n```\n\n| | |\n|---|---|\n", m.Command)
+	fmt.Fprintf(w, "| load | %s |\n", r.Load.Describe())
+	fmt.Fprintf(w, "| server command | `%s %s` (fresh ports each repetition) |\n", m.ServerBin, strings.Join(m.ServerArgs, " "))
+	fmt.Fprintf(w, "| server commit | %s |\n", m.ServerCommit)
+	fmt.Fprintf(w, "| server built with | %s |\n", m.ServerGo)
+	fmt.Fprintf(w, "| swload built with | %s |\n", m.Machine.GoVersion)
+	fmt.Fprintf(w, "| machine | %d CPUs, %s, MemTotal %.2f GiB |\n", m.Machine.NProc, m.Machine.CPUModel, float64(m.Machine.MemTotal)/(1<<30))
+	fmt.Fprintf(w, "| kernel | %s |\n", m.Machine.Kernel)
+	fmt.Fprintf(w, "| RLIMIT_NOFILE | swload %d soft / %d hard; server %s |\n", m.NofileSwload.Soft, m.NofileSwload.Hard, m.NofileServer)
+	fmt.Fprintf(w, "| clients | from %s |\n", strings.Join(m.SourceAddrs, ", "))
+	fmt.Fprintf(w, "| started / finished | %s / %s |\n", m.Started, m.Finished)
+	fmt.Fprintf(w, "\n## Method\n\n"+method+"\n", NoiseCores)
+
+	fmt.Fprintf(w, "\n## Repetitions\n\n")
+	fmt.Fprintf(w, "| rep | setup s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | published | acks | gaps | dups | closed by server | undelivered | server CPU s / 1M deliveries | server CPU cores | client CPU cores | other CPU cores | RSS MiB | status |\n")
+	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	for i, rep := range r.Reps {
+		status := "ok"
+		if rep.Failure != "" {
+			status = "FAILED: " + rep.Failure
+		}
+		client := 0.0
+		if rep.WindowSeconds > 0 {
+			client = rep.ClientCPUSeconds / rep.WindowSeconds
+		}
+		fmt.Fprintf(w, "| %d | %.1f | %.0f | %.3f | %.3f | %.3f | %.3f | %d | %d | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %s |\n",
+			i+1, rep.SetupSeconds, rep.DeliveriesPerSec, rep.Latency.P50, rep.Latency.P99, rep.Latency.P999, rep.Latency.Max,
+			rep.Published, rep.Acks, rep.Gaps, rep.Dups, rep.ServerClosed, rep.Undelivered, rep.ServerCPUPerMillion,
+			rep.ServerCPUCores, client, rep.OtherCPUCores+rep.StealCores, float64(rep.ServerRSS)/(1<<20), status)
+	}
+	s := r.Summary
+	fmt.Fprintf(w, "\n## Summary over %d clean repetition(s): median [min..max]\n\n| metric | value |\n|---|---:|\n", s.Reps)
+	fmt.Fprintf(w, "| deliveries/s (asked: %.0f) | %s |\n", r.Load.expected(), spreadText(s.DeliveriesPerSec, "%.0f"))
+	fmt.Fprintf(w, "| p50 ms | %s |\n", spreadText(s.P50MS, "%.3f"))
+	fmt.Fprintf(w, "| p99 ms | %s |\n", spreadText(s.P99MS, "%.3f"))
+	fmt.Fprintf(w, "| p99.9 ms | %s |\n", spreadText(s.P999MS, "%.3f"))
+	fmt.Fprintf(w, "| max ms | %s |\n", spreadText(s.MaxMS, "%.3f"))
+	fmt.Fprintf(w, "| server CPU s per 1M deliveries | %s |\n", spreadText(s.CPUPerMillion, "%.2f"))
+	fmt.Fprintf(w, "| server CPU cores | %s |\n", spreadText(s.CPUCores, "%.2f"))
+	fmt.Fprintf(w, "| client CPU cores | %s |\n", spreadText(s.ClientCPUCores, "%.2f"))
+	fmt.Fprintf(w, "| server RSS MiB | %s |\n", spreadText(mibSpread(s.RSSBytes), "%.1f"))
+	fmt.Fprintf(w, "| setup (dial + join) s | %s |\n", spreadText(s.SetupSeconds, "%.1f"))
+	fmt.Fprintf(w, "| published / acked (all reps) | %d / %d |\n", s.Published, s.Acks)
+	fmt.Fprintf(w, "| seq gaps / duplicates (all reps) | %d / %d |\n", s.Gaps, s.Dups)
+	fmt.Fprintf(w, "| members closed by the server (all reps) | %d |\n", s.ServerClosed)
+	fmt.Fprintf(w, "| undelivered after the drain (all reps) | %d |\n", s.Undelivered)
+	if r.Failure != "" {
+		fmt.Fprintf(w, "\n**FAILED:** %s\n", r.Failure)
+	}
+	fmt.Fprintf(w, "\n## Conclusion\n\n%s\n", conclusion(r))
+}
+
+func mibSpread(s Spread) Spread {
+	return Spread{Median: s.Median / (1 << 20), Min: s.Min / (1 << 20), Max: s.Max / (1 << 20), N: s.N}
+}
+
+// spreadText writes "median [min..max]" with format f, or "n/a".
+func spreadText(s Spread, f string) string {
+	if s.N == 0 {
+		return "n/a"
+	}
+	if s.N == 1 {
+		return fmt.Sprintf(f, s.Median)
+	}
+	return fmt.Sprintf(f+" ["+f+".."+f+"]", s.Median, s.Min, s.Max)
+}
+
+// sustained reports whether the clean repetitions kept up with the load:
+// at least 95% of the asked deliveries/s, p99 under a second, nothing
+// closed, nothing left undelivered.
+func sustained(r *Result) bool {
+	s := r.Summary
+	return s.Reps > 0 && s.DeliveriesPerSec.Min >= 0.95*r.Load.expected() && s.P99MS.Max < 1000 &&
+		s.ServerClosed == 0 && s.Undelivered == 0
+}
+
+// conclusion is the plain-words line of a report.
+func conclusion(r *Result) string {
+	s := r.Summary
+	if s.Reps == 0 {
+		return fmt.Sprintf("%s: no clean repetition, nothing measured (%s).", r.Name, r.Failure)
+	}
+	out := fmt.Sprintf("%s delivered %s msgs/s (median of %d, range %.0f..%.0f; asked %s) to %d members of one room at %g publishes/s, "+
+		"publish→deliver p50 %.3f ms, p99 %.3f ms (range %.3f..%.3f), p99.9 %.3f ms, spending %.2f server CPU seconds per million deliveries "+
+		"(%.2f cores) at %.1f MiB RSS; %d gaps, %d duplicates.",
+		r.Name, thousands(s.DeliveriesPerSec.Median), s.Reps, s.DeliveriesPerSec.Min, s.DeliveriesPerSec.Max, thousands(r.Load.expected()),
+		r.Load.Members, r.Load.Rate, s.P50MS.Median, s.P99MS.Median, s.P99MS.Min, s.P99MS.Max, s.P999MS.Median,
+		s.CPUPerMillion.Median, s.CPUCores.Median, s.RSSBytes.Median/(1<<20), s.Gaps, s.Dups)
+	if !sustained(r) {
+		out += " OVERLOADED: the server did not keep up with this load on this machine (fewer deliveries than asked, p99 over 1 s, members closed or messages undelivered)."
+	}
+	if s.NoisyReps > 0 {
+		out += fmt.Sprintf(" NOISY: other processes used up to %.2f cores during %d of %d repetitions.", s.OtherCPUMax, s.NoisyReps, len(r.Reps))
+	}
+	if r.Failure != "" {
+		out += " Some repetitions FAILED: " + r.Failure
+	}
+	return out
+}
+
+// thousands writes n rounded with separators: 123456.7 -> "123,457".
+func thousands(n float64) string {
+	s := fmt.Sprintf("%.0f", n)
+	neg := strings.HasPrefix(s, "-")
+	s = strings.TrimPrefix(s, "-")
+	var b strings.Builder
+	for i, c := range s {
+		if i > 0 && (len(s)-i)%3 == 0 {
+			b.WriteByte(',')
+		}
+		b.WriteRune(c)
+	}
+	if neg {
+		return "-" + b.String()
+	}
+	return b.String()
+}
