@@ -65,6 +65,9 @@ type Conn struct {
 	closeOut bool // a close frame is queued: accept no more data frames
 	gotClose bool // the peer's close frame arrived
 
+	// msgAt is the arrival tick of the message being handled; worker-owned.
+	msgAt int64
+
 	// Application state; see SetValue.
 	value atomic.Value
 }
@@ -87,6 +90,15 @@ func (c *Conn) SetValue(v any) { c.value.Store(v) }
 
 // Value returns what SetValue stored, or nil.
 func (c *Conn) Value() any { return c.value.Load() }
+
+// ReceivedAt is when the message now in App.OnMessage arrived (to the
+// engine's tick, 100 ms by default). A worker may run a message late when
+// the server is behind; limits charged at this time, not the time of
+// handling, do not punish a client for the server's backlog. Valid only
+// inside OnMessage.
+func (c *Conn) ReceivedAt() time.Time {
+	return c.e.start.Add(time.Duration(c.msgAt) * c.e.cfg.TickInterval)
+}
 
 // SetExpiry makes the engine close the connection with
 // protocol.StatusTokenExpired once t passes (the application calls it with

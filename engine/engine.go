@@ -273,6 +273,7 @@ func (e *Engine) runTask(t task) {
 	case taskMessage:
 		e.stats.messagesIn.Add(1)
 		if phase(c.phase.Load()) == phaseOpen {
+			c.msgAt = t.at
 			c.app.OnMessage(c, t.op, t.msg)
 		}
 		bufpool.Put(t.msg)

@@ -437,3 +437,46 @@ func TestPanickingAppClosesOnlyItsConnection(t *testing.T) {
 		t.Fatalf("AppPanics = %d, want 1", e.Stats().AppPanics)
 	}
 }
+
+// stampApp records, for each message, when it arrived and when it ran; the
+// first message holds the worker up so the second runs late.
+type stampApp struct {
+	Echo
+	gate    chan struct{}
+	arrived chan [2]time.Time
+}
+
+func (a *stampApp) OnMessage(c *Conn, op ws.OpCode, msg []byte) {
+	if string(msg) == "first" {
+		<-a.gate
+	}
+	a.arrived <- [2]time.Time{c.ReceivedAt(), time.Now()}
+}
+
+func TestReceivedAtIsArrivalNotHandling(t *testing.T) {
+	app := &stampApp{gate: make(chan struct{}), arrived: make(chan [2]time.Time, 2)}
+	cfg := Config{Addr: "127.0.0.1:0", Loops: 1, Workers: 1, TickInterval: 10 * time.Millisecond, Logger: quietLogger()}
+	e, err := New(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.Handle("/echo", app)
+	if err := e.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer e.Shutdown(context.Background())
+	g := gorillaDial(t, e, nil)
+	defer g.Close() // before Shutdown, so the drain does not wait for it
+	g.WriteMessage(websocket.TextMessage, []byte("first"))
+	g.WriteMessage(websocket.TextMessage, []byte("second"))
+	sent := time.Now()
+	waitFor(t, "both messages queued", func() bool { return e.Stats().MessagesIn >= 1 })
+	time.Sleep(300 * time.Millisecond) // hold the worker: the second message waits
+	close(app.gate)
+	<-app.arrived
+	second := <-app.arrived
+	if lag := second[1].Sub(second[0]); lag < 200*time.Millisecond {
+		t.Fatalf("ReceivedAt %v is only %v before handling; want the arrival time (~%v earlier)",
+			second[0], lag, second[1].Sub(sent))
+	}
+}

@@ -237,7 +237,7 @@ func (e *Engine) onData(c *Conn, ev protocol.Event) bool {
 		msg = plain
 	}
 	c.lastData.Store(e.now())
-	return e.dispatch(task{c: c, kind: taskMessage, op: op, msg: msg})
+	return e.dispatch(task{c: c, kind: taskMessage, op: op, msg: msg, at: e.now()})
 }
 
 // onPeerClose answers the peer's close frame and, once our answer is out,

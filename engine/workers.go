@@ -23,6 +23,7 @@ type task struct {
 	op   ws.OpCode
 	msg  []byte
 	fn   func()
+	at   int64 // engine tick the message arrived at
 }
 
 // workerPool is a fixed set of goroutines. Connection id picks the worker, so

@@ -18,10 +18,15 @@ func newTokenBucket(rate float64, burst int) tokenBucket {
 }
 
 func (b *tokenBucket) take(now time.Time) bool {
-	if !b.last.IsZero() {
+	// Connections sharing a user's bucket are handled on different
+	// workers, so arrival times may come slightly out of order: an earlier
+	// time refills nothing rather than draining the bucket.
+	if !b.last.IsZero() && now.After(b.last) {
 		b.tokens = min(b.burst, b.tokens+now.Sub(b.last).Seconds()*b.rate)
 	}
-	b.last = now
+	if now.After(b.last) {
+		b.last = now
+	}
 	if b.tokens < 1 {
 		return false
 	}

@@ -234,7 +234,9 @@ func (s *Service) OnMessage(c *engine.Conn, op ws.OpCode, msg []byte) {
 			Message: "send JSON frames as text messages"})
 		return
 	}
-	now := time.Now()
+	// Charge limits when the message arrived: a backlog on our side must
+	// not look like a burst on the client's.
+	now := c.ReceivedAt()
 	limit := ""
 	switch {
 	case !ss.bucket.take(now):
