@@ -95,7 +95,7 @@ func (s *Service) join(ctx context.Context, ss *session, f *protocol.ClientFrame
 	online := len(lr.users)
 	lr.mu.Unlock()
 	ss.rooms[f.Room] = &membership{lr: lr}
-	if first {
+	if first && online <= s.cfg.LargeRoom {
 		lr.broadcast(s.e, presenceFrame(f.Room, ss.user, ss.status), ss.user)
 	}
 
@@ -232,8 +232,9 @@ func (s *Service) leave(ss *session, room string) {
 	}
 	m.lr.mu.Lock()
 	last := m.lr.removeLocked(ss)
+	small := len(m.lr.users) < s.cfg.LargeRoom
 	m.lr.mu.Unlock()
-	if last {
+	if last && small {
 		m.lr.broadcast(s.e, presenceFrame(room, ss.user, "offline"), ss.user)
 	}
 	s.rooms.release(m.lr)
@@ -409,7 +410,12 @@ func (s *Service) presence(ss *session, f *protocol.ClientFrame) error {
 	}
 	ss.status = f.Status
 	for id, m := range ss.rooms {
-		m.lr.broadcast(s.e, presenceFrame(id, ss.user, f.Status), ss.user)
+		m.lr.mu.Lock()
+		small := len(m.lr.users) <= s.cfg.LargeRoom
+		m.lr.mu.Unlock()
+		if small {
+			m.lr.broadcast(s.e, presenceFrame(id, ss.user, f.Status), ss.user)
+		}
 	}
 	return nil
 }

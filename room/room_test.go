@@ -750,3 +750,33 @@ func TestReadReceiptsAreCoalesced(t *testing.T) {
 	case <-time.After(500 * time.Millisecond): // longer than ReadInterval: nothing else comes
 	}
 }
+
+func TestLargeRoomsDoNotBroadcastPresence(t *testing.T) {
+	s := startServer(t, func(_ *engine.Config, c *Config) { unlimited(c); c.LargeRoom = 2 })
+	a, b, c := s.dial(t, "a"), s.dial(t, "b"), s.dial(t, "c")
+	a.send(`{"type":"create","room":"r"}`)
+	a.expect("created")
+	for _, cl := range []*client{a, b, c} {
+		cl.send(`{"type":"join","room":"r"}`)
+		cl.expect("joined")
+	}
+	// b's join (2 users) was announced; c's (3 > LargeRoom) was not.
+	a.send(`{"type":"publish","room":"r","id":"x","body":1}`)
+	var presence []string
+	for {
+		f := <-a.frames
+		if f["type"] == "presence" {
+			presence = append(presence, f["user"].(string))
+		}
+		if f["type"] == "message" {
+			break
+		}
+	}
+	if strings.Join(presence, ",") != "b" {
+		t.Fatalf("presence frames for %v, want only b", presence)
+	}
+	a.send(`{"type":"members","room":"r"}`)
+	if m := a.expect("members"); m["count"] != float64(3) {
+		t.Fatalf("members %v", m)
+	}
+}

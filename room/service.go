@@ -64,6 +64,11 @@ type Config struct {
 	// TypingInterval debounces typing: at most one per user and room per
 	// interval. Default 2s.
 	TypingInterval time.Duration
+	// LargeRoom is the number of connected users above which a room stops
+	// broadcasting each user's presence changes (a join storm would cost
+	// n² frames); members pages and joined.online give lists and counts on
+	// request instead. Default 1,000.
+	LargeRoom int
 	// ReadInterval coalesces read receipts: at most one broadcast per user
 	// and room per interval, carrying the latest seq. Default 1s.
 	ReadInterval time.Duration
@@ -91,7 +96,8 @@ func (c *Config) setDefaults() error {
 	}{
 		{"HistoryOnJoin", &c.HistoryOnJoin, 50}, {"MaxHistoryPage", &c.MaxHistoryPage, 100},
 		{"MaxReplay", &c.MaxReplay, 10_000}, {"RateBurst", &c.RateBurst, 40},
-		{"MaxRateLimited", &c.MaxRateLimited, 50}, {"UserRateBurst", &c.UserRateBurst, 80}, {"MaxRoomsPerConn", &c.MaxRoomsPerConn, 100},
+		{"MaxRateLimited", &c.MaxRateLimited, 50}, {"UserRateBurst", &c.UserRateBurst, 80},
+		{"LargeRoom", &c.LargeRoom, 1000}, {"MaxRoomsPerConn", &c.MaxRoomsPerConn, 100},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
