@@ -3,6 +3,8 @@
 # ADDR, ADMIN_ADDR and BACKEND override the defaults; extra args go to serve.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Go tarball installs here; a fresh shell may not have it on PATH yet.
+[ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"
 scripts/ensure-go.sh
 mkdir -p bin
 go build -o bin/switchboard ./cmd/switchboard

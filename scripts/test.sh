@@ -4,6 +4,8 @@
 # own tests. Output keeps go test's own lines.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The Go tarball installs here; a fresh shell may not have it on PATH yet.
+[ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"
 scripts/ensure-go.sh
 echo "== go vet"
 go vet ./...
