@@ -264,14 +264,14 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	}
 	var problems []string
 	for _, w := range r.workers {
-		rd, err := w.receive(ctx, evReady, cfg.DialWait)
+		rd, err := w.Expect(ctx, evReady, cfg.DialWait)
 		if err != nil {
 			return rep, err
 		}
 		rep.Conns += rd.Conns
 		rep.DialErrors += rd.DialErrors
 		if rd.LastError != "" {
-			problems = append(problems, fmt.Sprintf("%s connected %d (%d dial errors, last: %s)", w.src, rd.Conns, rd.DialErrors, rd.LastError))
+			problems = append(problems, fmt.Sprintf("%s connected %d (%d dial errors, last: %s)", w.Src(), rd.Conns, rd.DialErrors, rd.LastError))
 		}
 	}
 	if rep.Conns != l.Conns {
@@ -285,7 +285,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	// samples server CPU at the window's edges on the same clock.
 	start := time.Now().Add(300 * time.Millisecond)
 	for _, w := range r.workers {
-		if err := w.send(command{Op: opGo, StartUnixNano: start.UnixNano()}); err != nil {
+		if err := w.Send(command{Op: opGo, StartUnixNano: start.UnixNano()}); err != nil {
 			return rep, err
 		}
 	}
@@ -296,7 +296,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	}
 	pids := []int{r.server.Pid()}
 	for _, w := range r.workers {
-		pids = append(pids, w.child.Pid())
+		pids = append(pids, w.Pid())
 	}
 	t0 := time.Now()
 	sys0, err := procfs.ReadSystemCPU()
@@ -329,7 +329,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 
 	var merged report
 	for _, w := range r.workers {
-		fin, err := w.receive(ctx, evFinished, 30*time.Second)
+		fin, err := w.Expect(ctx, evFinished, 30*time.Second)
 		if err != nil {
 			return rep, err
 		}
@@ -344,7 +344,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 			merged.LastConnError = fin.LastConnError
 		}
 		if fin.LateStartNS > int64(100*time.Millisecond) {
-			problems = append(problems, fmt.Sprintf("%s started %s late", w.src, time.Duration(fin.LateStartNS)))
+			problems = append(problems, fmt.Sprintf("%s started %s late", w.Src(), time.Duration(fin.LateStartNS)))
 		}
 		if rep.Hist == nil {
 			rep.Hist = fin.Hist
@@ -403,7 +403,7 @@ func (r *repRunner) stopAll() {
 		}
 	}
 	for _, w := range r.workers {
-		w.quit()
+		w.Quit(command{Op: opQuit})
 	}
 	r.workers = nil
 }

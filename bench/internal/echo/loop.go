@@ -7,7 +7,9 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/evloop"
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
+	"github.com/switchboard-chat/switchboard/bench/internal/wsframe"
 )
 
 // schedule is one measurement's timeline, as offsets from the loop's base
@@ -33,9 +35,7 @@ type loopStats struct {
 
 // econn is one connection of a loop. Only the loop goroutine touches it.
 type econn struct {
-	fd   int
-	rbuf []byte // bytes read and not yet parsed, from rbuf[0]
-	out  []byte // bytes that a write could not take yet; written on EPOLLOUT
+	*evloop.Conn
 
 	// sendTimes holds, oldest first from head, the send time of every
 	// message in flight (the intended time in open loop). The server echoes
@@ -44,7 +44,6 @@ type econn struct {
 	head      int
 
 	msgBytes int // payload of the data message being received so far
-	dead     bool
 }
 
 func (c *econn) inflight() int { return len(c.sendTimes) - c.head }
@@ -76,16 +75,20 @@ func (c *econn) pop() (time.Duration, bool) {
 // it went out, so a stalled server cannot hide its stall by slowing the
 // sender down (coordinated omission).
 type loop struct {
-	epfd  int
-	tfd   int // timerfd, open loop only; -1 otherwise
-	conns []*econn
-	frame []byte // the masked message, shared read-only by every send
+	*evloop.Loop
+	conns []*econn // by evloop.Conn.ID
+	frame []byte   // the masked message, shared read-only by every send
 	size  int
 
 	inflight int     // closed loop: messages in flight per connection
 	rate     float64 // open loop: messages per second over this loop; 0 = closed loop
 
 	stats loopStats
+
+	// The batch being handled: its timestamp and the run's schedule.
+	recvAt time.Duration
+	sch    schedule
+	now    func() time.Duration
 }
 
 // maxEcho bounds a frame the loop accepts from the server.
@@ -101,58 +104,31 @@ type detached struct {
 
 // newLoop takes ownership of the fds, also on error.
 func newLoop(fds []detached, frame []byte, size, inflight int, rate float64) (*loop, error) {
-	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		for _, d := range fds {
-			unix.Close(d.fd)
-		}
-		return nil, fmt.Errorf("epoll_create1: %w", err)
-	}
-	l := &loop{epfd: epfd, tfd: -1, frame: frame, size: size, inflight: inflight, rate: rate,
+	l := &loop{frame: frame, size: size, inflight: inflight, rate: rate,
 		stats: loopStats{Hist: hist.New()}}
+	raw := make([]int, len(fds))
+	buffered := make([][]byte, len(fds))
 	for i, d := range fds {
-		c := &econn{fd: d.fd, rbuf: make([]byte, 0, max(4096, 2*len(frame)))}
-		c.rbuf = append(c.rbuf, d.buffered...)
-		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(len(l.conns))}
-		l.conns = append(l.conns, c)
-		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, c.fd, &ev); err != nil {
-			for _, rest := range fds[i+1:] {
-				unix.Close(rest.fd)
-			}
-			l.close()
-			return nil, fmt.Errorf("epoll_ctl: %w", err)
-		}
+		raw[i], buffered[i] = d.fd, d.buffered
 	}
-	if rate > 0 {
-		tfd, err := unix.TimerfdCreate(unix.CLOCK_MONOTONIC, unix.TFD_NONBLOCK|unix.TFD_CLOEXEC)
-		if err != nil {
-			l.close()
-			return nil, fmt.Errorf("timerfd_create: %w", err)
-		}
-		l.tfd = tfd
-		ev := unix.EpollEvent{Events: unix.EPOLLIN, Fd: -1}
-		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, tfd, &ev); err != nil {
-			l.close()
-			return nil, fmt.Errorf("epoll_ctl timerfd: %w", err)
-		}
+	el, err := evloop.New(raw, buffered, evloop.Config{
+		RBufCap:  max(4096, 2*len(frame)),
+		MaxFrame: maxEcho,
+		Timer:    rate > 0,
+		EOFError: "server closed the TCP connection",
+	}, l)
+	if err != nil {
+		return nil, err
+	}
+	l.Loop = el
+	for _, c := range el.Conns {
+		l.conns = append(l.conns, &econn{Conn: c})
 	}
 	return l, nil
 }
 
 // close closes the epoll instance, the timer and every connection.
-func (l *loop) close() {
-	for _, c := range l.conns {
-		if c.fd >= 0 {
-			unix.Close(c.fd)
-			c.fd = -1
-		}
-	}
-	if l.tfd >= 0 {
-		unix.Close(l.tfd)
-		l.tfd = -1
-	}
-	unix.Close(l.epfd)
-}
+func (l *loop) close() { l.Close() }
 
 // run measures from base until sch.end and returns what it saw. The
 // connections stay open (the controller samples the server while they are)
@@ -163,7 +139,7 @@ func (l *loop) run(base time.Time, sch schedule) loopStats {
 	rr := 0
 	if l.rate > 0 {
 		interval = time.Duration(float64(time.Second) / l.rate)
-		l.armTimer(1) // fire at once
+		l.ArmTimer(1) // fire at once
 	} else {
 		for _, c := range l.conns {
 			for range l.inflight {
@@ -178,7 +154,7 @@ func (l *loop) run(base time.Time, sch schedule) loopStats {
 			break
 		}
 		timeoutMS := int((sch.end-t)/time.Millisecond) + 1
-		n, err := unix.EpollWait(l.epfd, events, timeoutMS)
+		n, err := unix.EpollWait(l.EPFD, events, timeoutMS)
 		if err != nil {
 			if errors.Is(err, unix.EINTR) {
 				continue
@@ -189,10 +165,10 @@ func (l *loop) run(base time.Time, sch schedule) loopStats {
 		// One timestamp for the whole batch: every event in it was ready
 		// when epoll_wait returned.
 		recvAt := now()
+		l.recvAt, l.sch, l.now = recvAt, sch, now
 		for _, ev := range events[:n] {
-			if ev.Fd == -1 {
-				var buf [8]byte
-				_, _ = unix.Read(l.tfd, buf[:])
+			if ev.Fd == evloop.TimerFD {
+				l.AckTimer()
 				if lag := recvAt - nextDue; lag > l.stats.MaxSendLag {
 					l.stats.MaxSendLag = lag
 				}
@@ -203,24 +179,15 @@ func (l *loop) run(base time.Time, sch schedule) loopStats {
 					nextDue += interval
 				}
 				if nextDue < sch.end {
-					l.armTimer(nextDue - now())
+					l.ArmTimer(int64(nextDue - now()))
 				}
 				continue
 			}
-			c := l.conns[ev.Fd]
-			if c.dead {
-				continue
-			}
-			if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
-				l.readConn(c, recvAt, sch, now)
-			}
-			if !c.dead && ev.Events&unix.EPOLLOUT != 0 && len(c.out) > 0 {
-				l.flush(c)
-			}
+			l.Serve(ev)
 		}
 	}
 	for _, c := range l.conns {
-		if !c.dead {
+		if !c.Dead {
 			l.stats.Outstanding += uint64(c.inflight())
 		}
 	}
@@ -233,150 +200,40 @@ func (l *loop) nextLive(rr *int) *econn {
 	for range l.conns {
 		c := l.conns[*rr%len(l.conns)]
 		*rr++
-		if !c.dead {
+		if !c.Dead {
 			return c
 		}
 	}
 	return nil
 }
 
-func (l *loop) armTimer(d time.Duration) {
-	if d <= 0 {
-		d = 1
-	}
-	spec := unix.ItimerSpec{Value: unix.NsecToTimespec(int64(d))}
-	_ = unix.TimerfdSettime(l.tfd, 0, &spec, nil)
-}
-
 // send queues one message whose latency counts from at.
 func (l *loop) send(c *econn, at time.Duration) {
 	c.push(at)
 	l.stats.Sent++
-	l.write(c, l.frame)
+	l.Write(c.Conn, l.frame)
 }
 
-// write sends b now if nothing is queued ahead of it, keeping what the
-// socket does not take for EPOLLOUT.
-func (l *loop) write(c *econn, b []byte) {
-	if len(c.out) > 0 {
-		c.out = append(c.out, b...)
-		return
-	}
-	n, err := unix.Write(c.fd, b)
-	if err != nil && !errors.Is(err, unix.EAGAIN) {
-		l.lose(c, fmt.Errorf("write: %w", err))
-		return
-	}
-	n = max(n, 0)
-	if n < len(b) {
-		c.out = append(c.out, b[n:]...)
+// Data counts a data frame toward the message being received; a final
+// frame completes an echo.
+func (l *loop) Data(ec *evloop.Conn, h wsframe.Header, _ []byte) {
+	c := l.conns[ec.ID]
+	c.msgBytes += h.Length
+	if h.Fin {
+		l.echoed(c, l.recvAt, l.sch, l.now)
 	}
 }
 
-func (l *loop) flush(c *econn) {
-	n, err := unix.Write(c.fd, c.out)
-	if err != nil && !errors.Is(err, unix.EAGAIN) {
-		l.lose(c, fmt.Errorf("write: %w", err))
-		return
-	}
-	n = max(n, 0)
-	rest := copy(c.out, c.out[n:])
-	c.out = c.out[:rest]
+// Closed loses a connection the server closed.
+func (l *loop) Closed(c *evloop.Conn, payload []byte) {
+	l.Lose(c, fmt.Errorf("server sent close %x", payload))
 }
 
-func (l *loop) lose(c *econn, err error) {
-	if c.dead {
-		return
-	}
-	c.dead = true
+// Lost counts a lost connection. The fd stays open until close so the
+// server's count stays honest about what it still holds.
+func (l *loop) Lost(_ *evloop.Conn, err error) {
 	l.stats.ConnsLost++
 	l.stats.LastConnError = err.Error()
-	// Leave the fd open until close so the server's count stays honest
-	// about what it still holds; epoll stops reporting it once it is dead
-	// here.
-	_ = unix.EpollCtl(l.epfd, unix.EPOLL_CTL_DEL, c.fd, nil)
-}
-
-// readConn reads until the socket is drained (edge-triggered) and handles
-// every complete frame.
-func (l *loop) readConn(c *econn, recvAt time.Duration, sch schedule, now func() time.Duration) {
-	for {
-		if len(c.rbuf) == cap(c.rbuf) {
-			c.rbuf = append(c.rbuf, 0)[:len(c.rbuf)] // grow
-		}
-		n, err := unix.Read(c.fd, c.rbuf[len(c.rbuf):cap(c.rbuf)])
-		if n > 0 {
-			c.rbuf = c.rbuf[:len(c.rbuf)+n]
-			if !l.parse(c, recvAt, sch, now) {
-				return
-			}
-		}
-		switch {
-		case errors.Is(err, unix.EAGAIN):
-			return
-		case errors.Is(err, unix.EINTR):
-			continue
-		case err != nil:
-			l.lose(c, fmt.Errorf("read: %w", err))
-			return
-		case n == 0:
-			l.lose(c, errors.New("server closed the TCP connection"))
-			return
-		}
-	}
-}
-
-// parse handles the complete frames at the front of c.rbuf and keeps the
-// incomplete rest. It returns false when the connection was lost.
-func (l *loop) parse(c *econn, recvAt time.Duration, sch schedule, now func() time.Duration) bool {
-	off := 0
-	defer func() {
-		if off > 0 {
-			rest := copy(c.rbuf, c.rbuf[off:])
-			c.rbuf = c.rbuf[:rest]
-		}
-	}()
-	for {
-		h, ok, bad := parseHeader(c.rbuf[off:], maxEcho)
-		if bad {
-			l.lose(c, fmt.Errorf("server frame over %d bytes", maxEcho))
-			return false
-		}
-		if !ok || len(c.rbuf)-off < h.hdrSize+h.length {
-			if ok && h.hdrSize+h.length > cap(c.rbuf) {
-				grown := make([]byte, len(c.rbuf)-off, h.hdrSize+h.length)
-				copy(grown, c.rbuf[off:])
-				c.rbuf, off = grown, 0
-			}
-			return true
-		}
-		payload := c.rbuf[off+h.hdrSize : off+h.hdrSize+h.length]
-		off += h.hdrSize + h.length
-		switch h.op {
-		case opBinary, opText, opContinuation:
-			c.msgBytes += h.length
-			if h.fin {
-				l.echoed(c, recvAt, sch, now)
-			}
-		case opPing:
-			if h.masked {
-				for i := range payload {
-					payload[i] ^= h.mask[i%4]
-				}
-			}
-			l.write(c, clientFrame(opPong, payload))
-		case opPong:
-		case opClose:
-			l.lose(c, fmt.Errorf("server sent close %x", payload))
-			return false
-		default:
-			l.lose(c, fmt.Errorf("server sent opcode %#x", h.op))
-			return false
-		}
-		if c.dead {
-			return false
-		}
-	}
 }
 
 // echoed accounts for one complete echo and, in closed loop, sends the
@@ -388,7 +245,7 @@ func (l *loop) echoed(c *econn, recvAt time.Duration, sch schedule, now func() t
 	c.msgBytes = 0
 	sent, ok := c.pop()
 	if !ok {
-		l.lose(c, errors.New("echo for a message never sent"))
+		l.Lose(c.Conn, errors.New("echo for a message never sent"))
 		return
 	}
 	l.stats.ReceivedTotal++

@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
 	"github.com/switchboard-chat/switchboard/bench/internal/wsclient"
+	"github.com/switchboard-chat/switchboard/bench/internal/wsframe"
 )
 
 // workerConfig is one worker's share of the load.
@@ -188,7 +189,7 @@ func buildLoops(cfg workerConfig, fds []detached) ([]*loop, error) {
 	for i, d := range fds {
 		shares[i%n] = append(shares[i%n], d)
 	}
-	frame := clientFrame(opBinary, echoPayload(cfg.size))
+	frame := wsframe.AppendClientFrame(nil, wsframe.OpBinary, echoPayload(cfg.size))
 	var loops []*loop
 	for i, share := range shares {
 		rate := 0.0

@@ -280,7 +280,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	}
 	var problems []string
 	for _, w := range r.workers {
-		jr, err := w.receive(ctx, evJoined, cfg.JoinWait+30*time.Second)
+		jr, err := w.Expect(ctx, evJoined, cfg.JoinWait+30*time.Second)
 		if err != nil {
 			return rep, err
 		}
@@ -290,7 +290,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 		rep.SetupPresence += jr.Presence
 		if jr.LastError != "" {
 			problems = append(problems, fmt.Sprintf("%s joined %d members + %d publishers (%d dial errors, last: %s)",
-				w.src, jr.Members, jr.Publishers, jr.DialErrors, jr.LastError))
+				w.Src(), jr.Members, jr.Publishers, jr.DialErrors, jr.LastError))
 		}
 	}
 	rep.SetupSeconds = time.Since(setupStart).Seconds()
@@ -307,7 +307,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 
 	start := time.Now().Add(300 * time.Millisecond)
 	for _, w := range r.workers {
-		if err := w.send(command{Op: opGo, StartUnixNano: start.UnixNano()}); err != nil {
+		if err := w.Send(command{Op: opGo, StartUnixNano: start.UnixNano()}); err != nil {
 			return rep, err
 		}
 	}
@@ -318,7 +318,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	}
 	pids := []int{r.server.Pid()}
 	for _, w := range r.workers {
-		pids = append(pids, w.child.Pid())
+		pids = append(pids, w.Pid())
 	}
 	t0 := time.Now()
 	sys0, err := procfs.ReadSystemCPU()
@@ -350,13 +350,13 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	}
 
 	for _, w := range r.workers {
-		fin, err := w.receive(ctx, evFinished, cfg.Drain+30*time.Second)
+		fin, err := w.Expect(ctx, evFinished, cfg.Drain+30*time.Second)
 		if err != nil {
 			return rep, err
 		}
 		rep.Counts.add(fin.Counts)
 		if fin.LateStartNS > int64(100*time.Millisecond) {
-			problems = append(problems, fmt.Sprintf("%s started %s late", w.src, time.Duration(fin.LateStartNS)))
+			problems = append(problems, fmt.Sprintf("%s started %s late", w.Src(), time.Duration(fin.LateStartNS)))
 		}
 		if rep.Hist == nil {
 			rep.Hist = fin.Hist
@@ -440,7 +440,7 @@ func (r *repRunner) stopAll() {
 		}
 	}
 	for _, w := range r.workers {
-		w.quit()
+		w.Quit(command{Op: opQuit})
 	}
 	r.workers = nil
 }

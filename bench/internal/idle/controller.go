@@ -247,14 +247,14 @@ func (r *runner) step(ctx context.Context, admin target.Admin, total int) (_ *Sa
 		if i < total%n {
 			share++
 		}
-		if err := w.send(command{Op: opRamp, Target: share, TimeoutMS: r.cfg.RampTimeout.Milliseconds()}); err != nil {
+		if err := w.Send(command{Op: opRamp, Target: share, TimeoutMS: r.cfg.RampTimeout.Milliseconds()}); err != nil {
 			return nil, "", err
 		}
 	}
 	held, dialErrors := 0, 0
 	var problems []string
 	for _, w := range r.workers {
-		rep, err := w.receive(ctx, r.cfg.RampTimeout+30*time.Second)
+		rep, err := w.Receive(ctx, r.cfg.RampTimeout+30*time.Second)
 		if err != nil {
 			return nil, "", err
 		}
@@ -290,7 +290,7 @@ func (r *runner) step(ctx context.Context, admin target.Admin, total int) (_ *Sa
 	stillHeld, dropped := 0, 0
 	var lastDrop string
 	for _, w := range r.workers {
-		rep, err := w.request(ctx, command{Op: opStatus}, 30*time.Second)
+		rep, err := w.Request(ctx, command{Op: opStatus}, 30*time.Second)
 		if err != nil {
 			return nil, "", err
 		}
@@ -377,7 +377,7 @@ func (r *runner) stopAll() {
 		}
 	}
 	for _, w := range r.workers {
-		w.quit()
+		w.Quit(command{Op: opQuit})
 	}
 	r.workers = nil
 }
