@@ -1,82 +1,40 @@
 package echo
 
 import (
-	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/switchboard-chat/switchboard/bench/internal/cli"
 	"github.com/switchboard-chat/switchboard/bench/internal/plot"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 )
 
 // RunReport is `swload echo-report --in A.json [B.json ...] --out X.md
 // [--svg X.svg] [--baseline NAME]`. --in takes globs and also every
 // following argument that is not a flag, so an unquoted shell glob works.
 func RunReport(args []string) error {
-	ins, rest := cli.SplitInputs(args)
-	fs := flag.NewFlagSet("echo-report", flag.ContinueOnError)
-	out := fs.String("out", "", "combined Markdown report to write (required)")
-	svg := fs.String("svg", "", "SVG chart of throughput and p99 per server to write (optional)")
-	baseline := fs.String("baseline", "switchboard-epoll", "server the ratios are against; the first input when absent")
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if len(ins) == 0 || *out == "" {
-		return errors.New("--in and --out are required")
-	}
-	paths, err := cli.ExpandGlobs(ins)
+	var baseline *string
+	c, err := reportfile.ParseCombined("echo-report", "SVG chart of throughput and p99 per server to write (optional)", args, func(fs *flag.FlagSet) {
+		baseline = fs.String("baseline", "switchboard-epoll", "server the ratios are against; the first input when absent")
+	})
 	if err != nil {
 		return err
 	}
-	var results []*Result
-	for _, p := range paths {
-		r, err := ReadResult(p)
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
+	results, err := reportfile.ReadAll[Result](c.Paths)
+	if err != nil {
+		return err
 	}
 	rows, base := Compare(results, *baseline)
 
-	svgName := ""
-	if *svg != "" {
-		if svgName, err = filepath.Rel(filepath.Dir(*out), *svg); err != nil {
-			svgName = *svg
-		}
-	}
 	var md strings.Builder
-	WriteCombined(&md, results, rows, base, paths, svgName)
-	if err := os.WriteFile(*out, []byte(md.String()), 0o644); err != nil {
-		return err
-	}
-	if *svg != "" {
-		f, err := os.Create(*svg)
-		if err != nil {
-			return err
-		}
+	WriteCombined(&md, results, rows, base, c.Paths, c.SVGName())
+	return c.Write(md.String(), func(w io.Writer) error {
 		tput, p99 := Charts(rows, results[0].Load)
-		if err := plot.WriteSideBySide(f, tput, p99); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(os.Stderr, "echo-report: wrote %s", *out)
-	if *svg != "" {
-		fmt.Fprintf(os.Stderr, " and %s", *svg)
-	}
-	fmt.Fprintln(os.Stderr)
-	return nil
+		return plot.WriteSideBySide(w, tput, p99)
+	})
 }
 
 // Row is one server in the side-by-side table, with its ratios against the

@@ -1,80 +1,36 @@
 package fanout
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"math"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
-	"github.com/switchboard-chat/switchboard/bench/internal/cli"
 	"github.com/switchboard-chat/switchboard/bench/internal/plot"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 )
 
 // RunReport is `swload fanout-report --in A.json [B.json ...] --out X.md
 // [--svg X.svg]`. --in takes globs and every following argument that is
 // not a flag, so an unquoted shell glob works.
 func RunReport(args []string) error {
-	ins, rest := cli.SplitInputs(args)
-	fs := flag.NewFlagSet("fanout-report", flag.ContinueOnError)
-	out := fs.String("out", "", "combined Markdown report to write (required)")
-	svg := fs.String("svg", "", "SVG chart of deliveries/s and latency percentiles per run to write (optional)")
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if len(ins) == 0 || *out == "" {
-		return errors.New("--in and --out are required")
-	}
-	paths, err := cli.ExpandGlobs(ins)
+	c, err := reportfile.ParseCombined("fanout-report", "SVG chart of deliveries/s and latency percentiles per run to write (optional)", args, nil)
 	if err != nil {
 		return err
 	}
-	var results []*Result
-	for _, p := range paths {
-		r, err := ReadResult(p)
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-	}
-	order(results, paths)
-	svgName := ""
-	if *svg != "" {
-		if svgName, err = filepath.Rel(filepath.Dir(*out), *svg); err != nil {
-			svgName = *svg
-		}
-	}
-	var md strings.Builder
-	WriteCombined(&md, results, paths, svgName)
-	if err := os.WriteFile(*out, []byte(md.String()), 0o644); err != nil {
+	results, err := reportfile.ReadAll[Result](c.Paths)
+	if err != nil {
 		return err
 	}
-	if *svg != "" {
-		f, err := os.Create(*svg)
-		if err != nil {
-			return err
-		}
-		if err := plot.WriteSideBySide(f, Charts(results)...); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(os.Stderr, "fanout-report: wrote %s", *out)
-	if *svg != "" {
-		fmt.Fprintf(os.Stderr, " and %s", *svg)
-	}
-	fmt.Fprintln(os.Stderr)
-	return nil
+	paths := c.Paths
+	order(results, paths)
+	var md strings.Builder
+	WriteCombined(&md, results, paths, c.SVGName())
+	return c.Write(md.String(), func(w io.Writer) error {
+		return plot.WriteSideBySide(w, Charts(results)...)
+	})
 }
 
 // order sorts results (and their paths alike) by members, then by rate

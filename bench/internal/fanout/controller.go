@@ -9,14 +9,12 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/harness"
 	"github.com/switchboard-chat/switchboard/bench/internal/proc"
 	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
@@ -118,44 +116,26 @@ func Run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop, log := harness.Start(cfg.Name)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("server", cfg.Name)
 
 	res, err := run(ctx, cfg, log)
 	if res == nil {
 		return err
 	}
-	if ctx.Err() != nil {
-		return fmt.Errorf("interrupted; everything stopped, no report written: %w", err)
-	}
-	if err != nil && res.Failure == "" {
-		res.Failure = err.Error()
-	}
-	res.Summarize()
-	if err := writeResult(cfg.Out, res); err != nil {
-		return err
-	}
-	log.Info("reports written", "json", cfg.Out+".json", "md", cfg.Out+".md", "conclusion", conclusion(res))
-	if res.Failure != "" {
-		return errors.New(res.Failure)
-	}
-	return nil
+	return harness.Conclude(ctx, log, cfg.Out, &res.Failure, err, func() error {
+		res.Summarize()
+		return writeResult(cfg.Out, res)
+	}, func() []any { return []any{"conclusion", conclusion(res)} })
 }
 
 func run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
-	nofile, err := sysinfo.RaiseNofile()
-	if err != nil {
-		return nil, fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
-	}
-	serverBin, err := filepath.Abs(cfg.ServerBin)
+	setup, err := harness.Prepare(cfg.ServerBin, cfg.Out)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
-		return nil, err
-	}
-	logFile, err := os.Create(cfg.Out + ".server.log")
+	serverBin := setup.ServerBin
+	logFile, err := harness.ServerLog(cfg.Out)
 	if err != nil {
 		return nil, err
 	}
@@ -167,37 +147,31 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 		ServerCommit: sysinfo.GitCommit(cfg.Repo),
 		ServerGo:     sysinfo.BinaryGoVersion(serverBin),
 		Machine:      sysinfo.ReadMachine(),
-		NofileSwload: nofile,
-		Started:      time.Now().UTC().Format(time.RFC3339),
+		NofileSwload: setup.Nofile,
+		Started:      harness.Now(),
 	}}
-	defer func() { res.Meta.Finished = time.Now().UTC().Format(time.RFC3339) }()
-	src := cfg.SrcBase
-	for range cfg.Load.Clients {
-		res.Meta.SourceAddrs = append(res.Meta.SourceAddrs, src.String())
-		src = src.Next()
-	}
+	defer func() { res.Meta.Finished = harness.Now() }()
+	res.Meta.SourceAddrs = harness.SourceAddrs(cfg.SrcBase, cfg.Load.Clients)
 
-	var failures []string
-	for i := range cfg.Reps {
-		fmt.Fprintf(logFile, "=== repetition %d of %d ===\n", i+1, cfg.Reps)
+	failure, err := harness.Repeat(ctx, cfg.Reps, logFile, log, func(i int) error {
 		r := &repRunner{cfg: cfg, res: res, log: log.With("rep", i+1), serverBin: serverBin, logFile: logFile}
 		rep, err := r.run(ctx)
-		if ctx.Err() != nil {
-			return res, ctx.Err()
-		}
 		if err != nil {
 			rep.Failure = err.Error()
-			failures = append(failures, fmt.Sprintf("repetition %d: %v", i+1, err))
-			log.Error("repetition failed", "rep", i+1, "err", err)
-		} else {
-			log.Info("repetition measured", "rep", i+1, "deliveries_per_sec", fmt.Sprintf("%.0f", rep.DeliveriesPerSec),
-				"p50_ms", fmt.Sprintf("%.3f", rep.Latency.P50), "p99_ms", fmt.Sprintf("%.3f", rep.Latency.P99),
-				"server_cpu_cores", fmt.Sprintf("%.2f", rep.ServerCPUCores), "setup_s", fmt.Sprintf("%.1f", rep.SetupSeconds))
 		}
 		res.Reps = append(res.Reps, *rep)
+		return err
+	}, func(i int) {
+		rep := &res.Reps[i]
+		log.Info("repetition measured", "rep", i+1, "deliveries_per_sec", fmt.Sprintf("%.0f", rep.DeliveriesPerSec),
+			"p50_ms", fmt.Sprintf("%.3f", rep.Latency.P50), "p99_ms", fmt.Sprintf("%.3f", rep.Latency.P99),
+			"server_cpu_cores", fmt.Sprintf("%.2f", rep.ServerCPUCores), "setup_s", fmt.Sprintf("%.1f", rep.SetupSeconds))
+	})
+	if err != nil {
+		return res, err
 	}
-	if len(failures) > 0 {
-		res.Failure = strings.Join(failures, "; ")
+	if failure != "" {
+		res.Failure = failure
 	}
 	return res, nil
 }

@@ -1,39 +1,19 @@
 package fanout
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"io"
-	"os"
 	"strings"
 )
 
 // writeResult writes <out>.json and <out>.md.
 func writeResult(out string, res *Result) error {
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(out+".json", append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	var md strings.Builder
-	WriteMarkdown(&md, res)
-	return os.WriteFile(out+".md", []byte(md.String()), 0o644)
+	return reportfile.Write(out, res, WriteMarkdown)
 }
 
 // ReadResult loads a Result written by a run.
-func ReadResult(path string) (*Result, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var r Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &r, nil
-}
+func ReadResult(path string) (*Result, error) { return reportfile.Read[Result](path) }
 
 // Describe says in words what load a run applied.
 func (l Load) Describe() string {

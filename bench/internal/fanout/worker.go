@@ -1,7 +1,6 @@
 package fanout
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"errors"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
+	"github.com/switchboard-chat/switchboard/bench/internal/workerproc"
 	"github.com/switchboard-chat/switchboard/bench/internal/wsclient"
 )
 
@@ -117,20 +117,7 @@ func RunWorker(args []string, stdin io.Reader, stdout io.Writer) error {
 		return fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
 	}
 	enc := json.NewEncoder(stdout)
-	cmds := bufio.NewScanner(stdin)
-	next := func() (command, error) {
-		if !cmds.Scan() {
-			if err := cmds.Err(); err != nil {
-				return command{}, err
-			}
-			return command{Op: opQuit}, nil // EOF: the controller is gone or done
-		}
-		var c command
-		if err := json.Unmarshal(cmds.Bytes(), &c); err != nil {
-			return c, fmt.Errorf("bad command %q: %w", cmds.Text(), err)
-		}
-		return c, nil
-	}
+	next := workerproc.Commands(stdin, command{Op: opQuit})
 
 	t0 := time.Now()
 	fds, dialErrors, lastErr := dialAll(cfg)

@@ -1,82 +1,32 @@
 package idle
 
 import (
-	"errors"
-	"flag"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"strings"
 
-	"github.com/switchboard-chat/switchboard/bench/internal/cli"
 	"github.com/switchboard-chat/switchboard/bench/internal/plot"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 )
 
 // RunReport is `swload idle-report --in A.json [B.json ...] --out X.md
 // [--svg X.svg]`. --in takes globs and also every following argument that
 // is not a flag, so an unquoted shell glob works.
 func RunReport(args []string) error {
-	ins, rest := cli.SplitInputs(args)
-	fs := flag.NewFlagSet("idle-report", flag.ContinueOnError)
-	out := fs.String("out", "", "combined Markdown report to write (required)")
-	svg := fs.String("svg", "", "SVG plot of RSS vs connections to write (optional)")
-	if err := fs.Parse(rest); err != nil {
-		return err
-	}
-	if fs.NArg() > 0 {
-		return fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	if len(ins) == 0 || *out == "" {
-		return errors.New("--in and --out are required")
-	}
-	paths, err := cli.ExpandGlobs(ins)
+	c, err := reportfile.ParseCombined("idle-report", "SVG plot of RSS vs connections to write (optional)", args, nil)
 	if err != nil {
 		return err
 	}
-	var results []*Result
-	var sources []string
-	for _, p := range paths {
-		r, err := ReadResult(p)
-		if err != nil {
-			return err
-		}
-		results = append(results, r)
-		sources = append(sources, p)
-	}
-
-	var md strings.Builder
-	svgName := ""
-	if *svg != "" {
-		rel, err := filepath.Rel(filepath.Dir(*out), *svg)
-		if err != nil {
-			rel = *svg
-		}
-		svgName = rel
-	}
-	WriteCombined(&md, results, sources, svgName)
-	if err := os.WriteFile(*out, []byte(md.String()), 0o644); err != nil {
+	results, err := reportfile.ReadAll[Result](c.Paths)
+	if err != nil {
 		return err
 	}
-	if *svg != "" {
-		f, err := os.Create(*svg)
-		if err != nil {
-			return err
-		}
-		if err := RSSChart(results).WriteSVG(f); err != nil {
-			f.Close()
-			return err
-		}
-		if err := f.Close(); err != nil {
-			return err
-		}
-	}
-	fmt.Fprintf(os.Stderr, "idle-report: wrote %s", *out)
-	if *svg != "" {
-		fmt.Fprintf(os.Stderr, " and %s", *svg)
-	}
-	fmt.Fprintln(os.Stderr)
-	return nil
+	var md strings.Builder
+	WriteCombined(&md, results, c.Paths, c.SVGName())
+	return c.Write(md.String(), func(w io.Writer) error {
+		return RSSChart(results).WriteSVG(w)
+	})
 }
 
 // WriteCombined renders the side-by-side table of several runs. svg, when

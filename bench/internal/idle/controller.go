@@ -9,13 +9,11 @@ import (
 	"net/netip"
 	"os"
 	"os/exec"
-	"os/signal"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"syscall"
 	"time"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/harness"
 	"github.com/switchboard-chat/switchboard/bench/internal/proc"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
 	"github.com/switchboard-chat/switchboard/bench/internal/target"
@@ -104,9 +102,8 @@ func Run(args []string) error {
 	if err != nil {
 		return err
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	ctx, stop, log := harness.Start(cfg.Name)
 	defer stop()
-	log := slog.New(slog.NewTextHandler(os.Stderr, nil)).With("server", cfg.Name)
 
 	r := &runner{cfg: cfg, log: log}
 	res, runErr := r.run(ctx)
@@ -142,17 +139,11 @@ type runner struct {
 // partial runs are still reported.
 func (r *runner) run(ctx context.Context) (*Result, error) {
 	cfg := r.cfg
-	nofile, err := sysinfo.RaiseNofile()
-	if err != nil {
-		return nil, fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
-	}
-	serverBin, err := filepath.Abs(cfg.ServerBin)
+	setup, err := harness.Prepare(cfg.ServerBin, cfg.Out)
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(cfg.Out), 0o755); err != nil {
-		return nil, err
-	}
+	serverBin := setup.ServerBin
 	addr, adminAddr, err := target.Addrs()
 	if err != nil {
 		return nil, err
@@ -167,21 +158,21 @@ func (r *runner) run(ctx context.Context) (*Result, error) {
 		ServerGo:      sysinfo.BinaryGoVersion(serverBin),
 		Machine:       sysinfo.ReadMachine(),
 		Sysctls:       sysinfo.Sysctls(sysinfo.ReportedSysctls),
-		NofileSwload:  nofile,
+		NofileSwload:  setup.Nofile,
 		Clients:       cfg.Clients,
 		StepTargets:   cfg.Steps,
 		SettleSeconds: cfg.Settle.Seconds(),
 		CPUWindowSecs: cfg.CPUWindow.Seconds(),
 		GCWaitSeconds: cfg.GCWait.Seconds(),
 		SlabinfoOK:    true,
-		Started:       time.Now().UTC().Format(time.RFC3339),
+		Started:       harness.Now(),
 	}}
-	defer func() { res.Meta.Finished = time.Now().UTC().Format(time.RFC3339) }()
+	defer func() { res.Meta.Finished = harness.Now() }()
 	// Stop the server before the workers: its sockets then close first and
 	// TIME_WAIT lands on its side, not on the workers' source ports.
 	defer r.stopAll()
 
-	logFile, err := os.Create(cfg.Out + ".server.log")
+	logFile, err := harness.ServerLog(cfg.Out)
 	if err != nil {
 		return res, err
 	}

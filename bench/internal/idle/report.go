@@ -1,41 +1,20 @@
 package idle
 
 import (
-	"encoding/json"
 	"fmt"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"io"
 	"math"
-	"os"
-	"sort"
 	"strings"
 )
 
 // writeResult writes <out>.json and <out>.md.
 func writeResult(out string, res *Result) error {
-	b, err := json.MarshalIndent(res, "", "  ")
-	if err != nil {
-		return err
-	}
-	if err := os.WriteFile(out+".json", append(b, '\n'), 0o644); err != nil {
-		return err
-	}
-	var md strings.Builder
-	WriteMarkdown(&md, res)
-	return os.WriteFile(out+".md", []byte(md.String()), 0o644)
+	return reportfile.Write(out, res, WriteMarkdown)
 }
 
 // ReadResult loads a Result written by a run.
-func ReadResult(path string) (*Result, error) {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, err
-	}
-	var r Result
-	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, fmt.Errorf("%s: %w", path, err)
-	}
-	return &r, nil
-}
+func ReadResult(path string) (*Result, error) { return reportfile.Read[Result](path) }
 
 // WriteMarkdown renders the human report of one run.
 func WriteMarkdown(w io.Writer, r *Result) {
@@ -56,15 +35,7 @@ func WriteMarkdown(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "| clients | %d worker processes from %s |\n", m.Clients, strings.Join(m.SourceAddrs, ", "))
 	fmt.Fprintf(w, "| started / finished | %s / %s |\n\n", m.Started, m.Finished)
 
-	fmt.Fprintf(w, "Sysctls:\n\n| setting | value |\n|---|---|\n")
-	names := make([]string, 0, len(m.Sysctls))
-	for n := range m.Sysctls {
-		names = append(names, n)
-	}
-	sort.Strings(names)
-	for _, n := range names {
-		fmt.Fprintf(w, "| %s | %s |\n", n, m.Sysctls[n])
-	}
+	reportfile.WriteSysctls(w, m.Sysctls)
 
 	fmt.Fprintf(w, "\n## Method\n\n")
 	fmt.Fprintf(w, "Each worker process dials `ws://…` from its own loopback source address, completes the RFC 6455 handshake, "+

@@ -36,34 +36,33 @@ func ReadStatus(pid int) (Status, error) {
 // ParseStatus parses the text of /proc/PID/status.
 func ParseStatus(r io.Reader) (Status, error) {
 	var s Status
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
-		}
-		switch key {
-		case "VmRSS":
-			s.VmRSS = kB(val)
-		case "RssAnon":
-			s.RssAnon = kB(val)
-		case "RssFile":
-			s.RssFile = kB(val)
-		case "RssShmem":
-			s.RssShmem = kB(val)
-		case "VmHWM":
-			s.VmHWM = kB(val)
-		case "Threads":
+	kb := map[string]*uint64{"VmRSS": &s.VmRSS, "RssAnon": &s.RssAnon, "RssFile": &s.RssFile, "RssShmem": &s.RssShmem, "VmHWM": &s.VmHWM}
+	err := scanFields(r, func(key, val string) {
+		if p, ok := kb[key]; ok {
+			*p = kB(val)
+		} else if key == "Threads" {
 			s.Threads, _ = strconv.Atoi(strings.TrimSpace(val))
 		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return s, err
 	}
 	if s.VmRSS == 0 {
 		return s, fmt.Errorf("procfs: status has no VmRSS")
 	}
 	return s, nil
+}
+
+// scanFields calls set with the key and the value of every "key: value"
+// line of r, as in /proc/PID/status and /proc/meminfo.
+func scanFields(r io.Reader, set func(key, val string)) error {
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if key, val, ok := strings.Cut(sc.Text(), ":"); ok {
+			set(key, val)
+		}
+	}
+	return sc.Err()
 }
 
 // kB parses "  1234 kB" into bytes.
@@ -209,26 +208,13 @@ func ReadMeminfo() (Meminfo, error) {
 // ParseMeminfo parses the text of /proc/meminfo.
 func ParseMeminfo(r io.Reader) (Meminfo, error) {
 	var m Meminfo
-	sc := bufio.NewScanner(r)
-	for sc.Scan() {
-		key, val, ok := strings.Cut(sc.Text(), ":")
-		if !ok {
-			continue
+	kb := map[string]*uint64{"MemTotal": &m.MemTotal, "MemAvailable": &m.MemAvailable, "Slab": &m.Slab, "SReclaimable": &m.SReclaimable, "SUnreclaim": &m.SUnreclaim}
+	err := scanFields(r, func(key, val string) {
+		if p, ok := kb[key]; ok {
+			*p = kB(val)
 		}
-		switch key {
-		case "MemTotal":
-			m.MemTotal = kB(val)
-		case "MemAvailable":
-			m.MemAvailable = kB(val)
-		case "Slab":
-			m.Slab = kB(val)
-		case "SReclaimable":
-			m.SReclaimable = kB(val)
-		case "SUnreclaim":
-			m.SUnreclaim = kB(val)
-		}
-	}
-	if err := sc.Err(); err != nil {
+	})
+	if err != nil {
 		return m, err
 	}
 	if m.MemTotal == 0 {

@@ -143,3 +143,23 @@ func (w *Proc[R]) Quit(quit any) {
 	}
 	_ = w.child.Stop(3 * time.Second)
 }
+
+// Commands is the worker's side: it returns a function that reads the next
+// JSON command the controller wrote to stdin, one per line, and gives quit
+// at EOF (the controller is gone or done).
+func Commands[C any](stdin io.Reader, quit C) func() (C, error) {
+	cmds := bufio.NewScanner(stdin)
+	return func() (C, error) {
+		var c C
+		if !cmds.Scan() {
+			if err := cmds.Err(); err != nil {
+				return c, err
+			}
+			return quit, nil
+		}
+		if err := json.Unmarshal(cmds.Bytes(), &c); err != nil {
+			return c, fmt.Errorf("bad command %q: %w", cmds.Text(), err)
+		}
+		return c, nil
+	}
+}
