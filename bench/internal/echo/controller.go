@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
-	"os/exec"
 	"strings"
 	"time"
 
@@ -192,29 +191,17 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	rep := &Rep{}
 	defer r.stopAll()
 	cfg := r.cfg
-	addr, adminAddr, err := target.Addrs()
-	if err != nil {
-		return rep, err
-	}
-	args := append(strings.Fields(cfg.ServerArgs), "--addr", addr, "--admin-addr", adminAddr)
-	if r.res.Meta.ServerArgs == nil {
-		r.res.Meta.ServerArgs = args
-	}
-	cmd := exec.Command(r.serverBin, args...)
-	cmd.Stdout, cmd.Stderr = r.logFile, r.logFile
-	if r.server, err = proc.Start(cfg.Name, cmd); err != nil {
-		return rep, err
-	}
-	r.log.Info("server started", "pid", r.server.Pid(), "addr", addr, "admin", adminAddr)
-	err = target.WaitHealthy(ctx, "http://"+addr+"/healthz", cfg.HealthWait, func() error {
-		if r.server.Exited() {
-			return fmt.Errorf("%v (see %s.server.log)", r.server.Err(), cfg.Out)
+	srv, err := harness.StartServer(ctx, r.log, cfg.Name, r.serverBin, cfg.ServerArgs, r.logFile, cfg.Out, cfg.HealthWait)
+	if srv != nil {
+		r.server = srv.Child
+		if r.res.Meta.ServerArgs == nil {
+			r.res.Meta.ServerArgs = srv.Args
 		}
-		return nil
-	})
+	}
 	if err != nil {
 		return rep, err
 	}
+	addr, adminAddr := srv.Addr, srv.AdminAddr
 	r.res.Meta.NofileServer = sysinfo.ProcNofile(r.server.Pid())
 	admin := target.NewAdmin(adminAddr)
 

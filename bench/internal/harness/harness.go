@@ -11,13 +11,16 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"strings"
 	"syscall"
 	"time"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/proc"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
+	"github.com/switchboard-chat/switchboard/bench/internal/target"
 )
 
 // Start returns a context cancelled by SIGINT or SIGTERM, its stop
@@ -114,4 +117,39 @@ func Conclude(ctx context.Context, log *slog.Logger, out string, failure *string
 		return errors.New(*failure)
 	}
 	return nil
+}
+
+// Server is one server under test, started by StartServer.
+type Server struct {
+	Child     *proc.Child
+	Addr      string // public listener, host:port
+	AdminAddr string // admin listener, host:port
+	Args      []string
+}
+
+// StartServer picks free loopback ports, starts bin with serverArgs plus
+// --addr and --admin-addr (its output going to logFile), and waits up to
+// wait for /healthz. The returned Server is non-nil whenever a process was
+// started, even with an error, so the caller's stop path can stop it.
+func StartServer(ctx context.Context, log *slog.Logger, name, bin, serverArgs string, logFile io.Writer,
+	out string, wait time.Duration) (*Server, error) {
+	addr, adminAddr, err := target.Addrs()
+	if err != nil {
+		return nil, err
+	}
+	s := &Server{Addr: addr, AdminAddr: adminAddr,
+		Args: append(strings.Fields(serverArgs), "--addr", addr, "--admin-addr", adminAddr)}
+	cmd := exec.Command(bin, s.Args...)
+	cmd.Stdout, cmd.Stderr = logFile, logFile
+	if s.Child, err = proc.Start(name, cmd); err != nil {
+		return nil, err
+	}
+	log.Info("server started", "pid", s.Child.Pid(), "addr", addr, "admin", adminAddr)
+	err = target.WaitHealthy(ctx, "http://"+addr+"/healthz", wait, func() error {
+		if s.Child.Exited() {
+			return fmt.Errorf("%v (see %s.server.log)", s.Child.Err(), out)
+		}
+		return nil
+	})
+	return s, err
 }
