@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/chatframe"
 	"github.com/switchboard-chat/switchboard/bench/internal/evloop"
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
 	"github.com/switchboard-chat/switchboard/bench/internal/wsframe"
@@ -295,13 +296,13 @@ func (l *loop) Data(ec *evloop.Conn, h wsframe.Header, payload []byte) {
 
 // chatFrame accounts for one server chat frame.
 func (l *loop) chatFrame(c *fconn, p []byte, recvAt int64) {
-	switch string(frameType(p)) {
+	switch string(chatframe.Type(p)) {
 	case "message":
 		if c.publisher >= 0 {
 			return // the publisher's own copy is not a delivery
 		}
-		seq, ok1 := intField(p, `"seq":`)
-		t, ok2 := intField(p, `"t":`)
+		seq, ok1 := chatframe.Int(p, `"seq":`)
+		t, ok2 := chatframe.Int(p, `"t":`)
 		if !ok1 || !ok2 {
 			l.stats.BadFrames++
 			return
@@ -325,9 +326,9 @@ func (l *loop) chatFrame(c *fconn, p []byte, recvAt int64) {
 		l.stats.Acks++
 	case "joined":
 		c.joined = true
-		c.lastSeq, _ = intField(p, `"seq":`)
+		c.lastSeq, _ = chatframe.Int(p, `"seq":`)
 	case "error":
-		code := stringField(p, `"code":`)
+		code := chatframe.String(p, `"code":`)
 		if c.publisher >= 0 {
 			l.stats.PublishErrors++
 			l.stats.LastPubError = code

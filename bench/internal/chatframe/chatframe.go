@@ -1,4 +1,7 @@
-package fanout
+// Package chatframe reads the few fields the load generators need out of
+// switchboard's server chat frames without decoding JSON. It has no state;
+// every function looks at the bytes in place and keeps nothing.
+package chatframe
 
 import "bytes"
 
@@ -9,8 +12,8 @@ import "bytes"
 
 const typePrefix = `{"type":"`
 
-// frameType returns the type name of a server chat frame, or nil.
-func frameType(p []byte) []byte {
+// Type returns the type name of a server chat frame, or nil.
+func Type(p []byte) []byte {
 	if !bytes.HasPrefix(p, []byte(typePrefix)) {
 		return nil
 	}
@@ -22,9 +25,9 @@ func frameType(p []byte) []byte {
 	return rest[:end]
 }
 
-// intField returns the unsigned integer after the first occurrence of key
+// Int returns the unsigned integer after the first occurrence of key
 // (which includes its quotes and colon, e.g. `"seq":`) in p.
-func intField(p []byte, key string) (uint64, bool) {
+func Int(p []byte, key string) (uint64, bool) {
 	i := bytes.Index(p, []byte(key))
 	if i < 0 {
 		return 0, false
@@ -41,9 +44,9 @@ func intField(p []byte, key string) (uint64, bool) {
 	return v, digits > 0 && digits < 20
 }
 
-// stringField returns the string value after key (e.g. `"code":`), without
+// String returns the string value after key (e.g. `"code":`), without
 // unescaping; enough for error codes, which are plain words.
-func stringField(p []byte, key string) string {
+func String(p []byte, key string) string {
 	i := bytes.Index(p, []byte(key))
 	if i < 0 {
 		return ""
