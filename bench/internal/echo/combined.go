@@ -5,20 +5,21 @@ import (
 	"fmt"
 	"io"
 	"math"
-	"path/filepath"
 	"strings"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/plot"
 	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
+	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // RunReport is `swload echo-report --in A.json [B.json ...] --out X.md
 // [--svg X.svg] [--baseline NAME]`. --in takes globs and also every
 // following argument that is not a flag, so an unquoted shell glob works.
+// It also writes X.json with every result and comparison.
 func RunReport(args []string) error {
 	var baseline *string
-	c, err := reportfile.ParseCombined("echo-report", "SVG chart of throughput and p99 per server to write (optional)", args, func(fs *flag.FlagSet) {
-		baseline = fs.String("baseline", "switchboard-epoll", "server the ratios are against; the first input when absent")
+	c, err := reportfile.ParseCombined("echo-report", "SVG chart of throughput and latency percentiles per server to write (optional)", args, func(fs *flag.FlagSet) {
+		baseline = fs.String("baseline", "switchboard-epoll", "server the ratios are taken against (baseline ÷ other); the first input of a load when absent")
 	})
 	if err != nil {
 		return err
@@ -27,38 +28,92 @@ func RunReport(args []string) error {
 	if err != nil {
 		return err
 	}
-	rows, base := Compare(results, *baseline)
-
+	groups := GroupByLoad(results, c.Paths, *baseline)
 	var md strings.Builder
-	WriteCombined(&md, results, rows, base, c.Paths, c.SVGName())
-	return c.Write(md.String(), func(w io.Writer) error {
-		tput, p99 := Charts(rows, results[0].Load)
-		return plot.WriteSideBySide(w, tput, p99)
+	WriteCombined(&md, groups, c.SVGName())
+	data := struct {
+		Scenario    string  `json:"scenario"`
+		Baseline    string  `json:"baseline"`
+		OtherCPUMax float64 `json:"other_cpu_cores_max"`
+		Quiet       bool    `json:"quiet"`
+		Groups      []Group `json:"groups"`
+	}{"echo", *baseline, otherMax(groups), otherMax(groups) <= NoiseCores, groups}
+	return c.Write(md.String(), data, func(w io.Writer) error {
+		return plot.WriteSideBySide(w, Charts(groups)...)
 	})
 }
 
-// Row is one server in the side-by-side table, with its ratios against the
-// baseline (NaN where the baseline has no value to divide by).
+// Group is the runs that applied one load, compared side by side.
+type Group struct {
+	Load    Load      `json:"load"`
+	Base    string    `json:"baseline"` // the server the ratios are against
+	Rows    []Row     `json:"rows"`     // baseline first
+	Results []*Result `json:"results"`  // in input order
+	Sources []string  `json:"sources"`  // the results' files
+}
+
+// Row is one server in a side-by-side table. Spreads are over its clean
+// repetitions; ratios are baseline ÷ this server over every pair of their
+// clean repetitions (N == 0 for the baseline itself).
 type Row struct {
-	Name      string
-	Reps      int
-	Failed    bool
-	Tput      Spread // msgs/s
-	P50       float64
-	P99       Spread  // ms
-	CPU       float64 // server CPU s per 1M msgs, median
-	RSSMiB    float64
-	Client    float64 // load generator CPU cores, median
-	Other     float64 // most CPU other processes used in a repetition, cores
-	TputRatio float64 // > 1: more throughput than the baseline
-	P99Ratio  float64 // < 1: lower tail latency than the baseline
-	CPURatio  float64 // < 1: cheaper per message than the baseline
+	Name      string  `json:"name"`
+	Reps      int     `json:"reps"`
+	Failed    bool    `json:"failed"`
+	Tput      Spread  `json:"msgs_per_sec"`
+	P50       Spread  `json:"p50_ms"`
+	P99       Spread  `json:"p99_ms"`
+	P999      Spread  `json:"p999_ms"`
+	CPU       Spread  `json:"server_cpu_s_per_1m"`
+	RSSMiB    Spread  `json:"rss_mib"`
+	Client    float64 `json:"client_cpu_cores"` // load generator, median
+	Other     float64 `json:"other_cpu_cores"`  // most CPU other processes used in a repetition
+	TputRatio Spread  `json:"tput_ratio"`       // > 1: the baseline echoed more
+	P99Ratio  Spread  `json:"p99_ratio"`        // < 1: the baseline's tail was lower
+	CPURatio  Spread  `json:"cpu_ratio"`        // < 1: the baseline spent less CPU per message
+}
+
+// GroupByLoad splits results (read from sources) by load, in order of
+// first appearance, and compares each group against baseline.
+func GroupByLoad(results []*Result, sources []string, baseline string) []Group {
+	var groups []Group
+	for i, r := range results {
+		gi := -1
+		for j := range groups {
+			if groups[j].Load == r.Load {
+				gi = j
+			}
+		}
+		if gi < 0 {
+			groups = append(groups, Group{Load: r.Load})
+			gi = len(groups) - 1
+		}
+		groups[gi].Results = append(groups[gi].Results, r)
+		groups[gi].Sources = append(groups[gi].Sources, sources[i])
+	}
+	for i := range groups {
+		groups[i].Rows, groups[i].Base = Compare(groups[i].Results, baseline)
+	}
+	return groups
+}
+
+// cleanValues collects f over r's clean repetitions.
+func cleanValues(r *Result, f func(Rep) float64) []float64 {
+	var out []float64
+	for _, rep := range r.Reps {
+		if rep.Failure == "" {
+			out = append(out, f(rep))
+		}
+	}
+	return out
 }
 
 // Compare builds the rows, baseline first, then the others in input order.
 // base is the name actually used: the requested one, or the first result's
 // when no result has that name.
 func Compare(results []*Result, baseline string) (rows []Row, base string) {
+	if len(results) == 0 {
+		return nil, baseline
+	}
 	bi := 0
 	for i, r := range results {
 		if r.Name == baseline {
@@ -66,88 +121,99 @@ func Compare(results []*Result, baseline string) (rows []Row, base string) {
 			break
 		}
 	}
-	if len(results) == 0 {
-		return nil, baseline
-	}
 	order := append([]*Result{results[bi]}, append(append([]*Result{}, results[:bi]...), results[bi+1:]...)...)
-	b := order[0].Summary
-	ratio := func(x, y float64) float64 {
-		if y == 0 {
-			return math.NaN()
-		}
-		return x / y
-	}
-	for _, r := range order {
+	tput := func(r Rep) float64 { return r.MsgsPerSec }
+	p99 := func(r Rep) float64 { return r.Latency.P99 }
+	cpu := func(r Rep) float64 { return r.ServerCPUPerMillion }
+	b := order[0]
+	for i, r := range order {
 		s := r.Summary
-		rows = append(rows, Row{
+		row := Row{
 			Name: r.Name, Reps: s.Reps, Failed: r.Failure != "",
-			Tput: s.MsgsPerSec, P50: s.P50MS.Median, P99: s.P99MS, CPU: s.CPUPerMillion.Median,
-			RSSMiB:    s.RSSBytes.Median / (1 << 20),
-			Client:    s.ClientCPU.Median / r.Load.DurationSeconds,
-			Other:     s.OtherCPUMax,
-			TputRatio: ratio(s.MsgsPerSec.Median, b.MsgsPerSec.Median),
-			P99Ratio:  ratio(s.P99MS.Median, b.P99MS.Median),
-			CPURatio:  ratio(s.CPUPerMillion.Median, b.CPUPerMillion.Median),
-		})
+			Tput: s.MsgsPerSec, P50: s.P50MS, P99: s.P99MS, P999: s.P999MS, CPU: s.CPUPerMillion,
+			RSSMiB: summary.Scale(s.RSSBytes, 1<<20),
+			Client: s.ClientCPU.Median / r.Load.DurationSeconds,
+			Other:  s.OtherCPUMax,
+		}
+		if i > 0 {
+			row.TputRatio = summary.RatioOf(cleanValues(b, tput), cleanValues(r, tput))
+			row.P99Ratio = summary.RatioOf(cleanValues(b, p99), cleanValues(r, p99))
+			row.CPURatio = summary.RatioOf(cleanValues(b, cpu), cleanValues(r, cpu))
+		}
+		rows = append(rows, row)
 	}
-	return rows, order[0].Name
+	return rows, b.Name
 }
 
-// sameLoad reports whether every result applied the same load; if not, it
-// says how they differ.
-func sameLoad(results []*Result) (bool, string) {
-	var diffs []string
-	for _, r := range results[1:] {
-		if r.Load != results[0].Load {
-			diffs = append(diffs, fmt.Sprintf("%s: %s", r.Name, r.Load.Describe()))
+func otherMax(groups []Group) float64 {
+	m := 0.0
+	for _, g := range groups {
+		for _, r := range g.Rows {
+			m = max(m, r.Other)
 		}
 	}
-	if len(diffs) == 0 {
-		return true, ""
-	}
-	return false, fmt.Sprintf("%s: %s; %s", results[0].Name, results[0].Load.Describe(), strings.Join(diffs, "; "))
+	return m
 }
 
-func ratioText(x float64) string {
-	if math.IsNaN(x) || math.IsInf(x, 0) {
-		return "n/a"
-	}
-	return fmt.Sprintf("×%.2f", x)
-}
-
-// WriteCombined renders the side-by-side report. svg, when not empty, is
-// linked as an image.
-func WriteCombined(w io.Writer, results []*Result, rows []Row, base string, sources []string, svg string) {
+// WriteCombined renders the side-by-side report of every group. svg,
+// when not empty, is linked as an image.
+func WriteCombined(w io.Writer, groups []Group, svg string) {
 	fmt.Fprintf(w, "# Echo throughput and latency, side by side\n\n")
-	if len(results) == 0 {
+	if len(groups) == 0 {
 		fmt.Fprintf(w, "No results.\n")
 		return
 	}
-	fmt.Fprintf(w, "**Load:** %s.\n\n", results[0].Load.Describe())
-	if ok, why := sameLoad(results); !ok {
-		fmt.Fprintf(w, "**WARNING: the runs did not apply the same load, so they are not comparable:** %s\n\n", why)
-	}
+	fmt.Fprintf(w, "%s\n\n", summary.Quietness(otherMax(groups)))
 	if svg != "" {
-		fmt.Fprintf(w, "![throughput and p99 per server](%s)\n\n", svg)
+		fmt.Fprintf(w, "![throughput and latency percentiles per server](%s)\n\n", svg)
 	}
-	fmt.Fprintf(w, "Ratios are against **%s**. Spreads are median [min..max] over the clean repetitions.\n\n", base)
-	fmt.Fprintf(w, "| server | reps | msgs/s | vs %s | p50 ms | p99 ms | vs %s | server CPU s per 1M msgs | vs %s | RSS MiB | client CPU cores | other CPU cores (max) |\n", base, base, base)
-	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, r := range rows {
+	fmt.Fprintf(w, "Every server ran one after the other under the same load, each repetition against a fresh process. "+
+		"Spreads are median [min..max] over the clean repetitions. A ratio is the baseline's value divided by the other "+
+		"server's, over every pair of their repetitions: throughput above ×1 means the baseline echoed more, p99 and CPU "+
+		"below ×1 mean it was faster and cheaper.\n")
+	var runs []reportfile.Run
+	for _, g := range groups {
+		writeGroup(w, g)
+		for i, r := range g.Results {
+			runs = append(runs, reportfile.Run{Label: r.Name, Meta: r.Meta, Source: g.Sources[i]})
+		}
+	}
+	fmt.Fprintf(w, "\nmsgs/s counts echoes received in the measured window. Load generator and server share the machine's cores, "+
+		"so the client's CPU use is part of the picture: a server that needs less CPU per message "+
+		"leaves more to the clients and so may also show more throughput. \"Other CPU\" is what the rest of the machine used in the worst repetition.\n")
+	fmt.Fprintf(w, "\n## Each server\n\n")
+	for _, g := range groups {
+		for _, r := range g.Results {
+			fmt.Fprintf(w, "- %s\n", conclusion(r))
+		}
+	}
+	reportfile.WriteRuns(w, runs)
+}
+
+func writeGroup(w io.Writer, g Group) {
+	base := g.Base
+	fmt.Fprintf(w, "\n## %s\n\n", g.Load.Describe())
+	fmt.Fprintf(w, "| server | reps | msgs/s | %s ÷ server | p50 ms | p99 ms | p99.9 ms | %s ÷ server | server CPU s per 1M msgs | %s ÷ server | RSS MiB | client CPU cores | other CPU cores (max) |\n", base, base, base)
+	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	for i, r := range g.Rows {
 		name := r.Name
 		if r.Failed {
 			name += " (FAILED reps)"
 		}
 		if r.Reps == 0 {
-			fmt.Fprintf(w, "| %s | 0 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n", name)
+			fmt.Fprintf(w, "| %s | 0 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n", name)
 			continue
 		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %.3f | %s | %s | %.2f | %s | %.1f | %.2f | %.2f |\n", name, r.Reps,
-			spreadText(r.Tput, "%.0f"), ratioText(r.TputRatio), r.P50, spreadText(r.P99, "%.3f"), ratioText(r.P99Ratio),
-			r.CPU, ratioText(r.CPURatio), r.RSSMiB, r.Client, r.Other)
+		tr, pr, cr := summary.RatioText(r.TputRatio), summary.RatioText(r.P99Ratio), summary.RatioText(r.CPURatio)
+		if i == 0 {
+			tr, pr, cr = "(baseline)", "(baseline)", "(baseline)"
+		}
+		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", name, r.Reps,
+			summary.Text(r.Tput, "%.0f"), tr, summary.Text(r.P50, "%.3f"), summary.Text(r.P99, "%.3f"),
+			summary.Text(r.P999, "%.3f"), pr, summary.Text(r.CPU, "%.2f"), cr, summary.Text(r.RSSMiB, "%.1f"), r.Client, r.Other)
 	}
 	var noisy []string
-	for _, r := range rows {
+	for _, r := range g.Rows {
 		if r.Other > NoiseCores {
 			noisy = append(noisy, fmt.Sprintf("%s (up to %.2f cores)", r.Name, r.Other))
 		}
@@ -156,24 +222,11 @@ func WriteCombined(w io.Writer, results []*Result, rows []Row, base string, sour
 		fmt.Fprintf(w, "\n**NOISY:** other processes competed for the CPU during runs of %s; those rows understate the server and the ratios are unreliable. Rerun on a quiet machine.\n",
 			strings.Join(noisy, ", "))
 	}
-	fmt.Fprintf(w, "\nmsgs/s counts echoes received in the measured window. Load generator and server share the machine's cores, "+
-		"so the client's CPU use is part of the picture: a server that needs less CPU per message "+
-		"leaves more to the clients and so may also show more throughput. \"Other CPU\" is what the rest of the machine used in the worst repetition.\n")
-	fmt.Fprintf(w, "\n## Conclusion\n\n%s\n", combinedConclusion(rows, base))
-	fmt.Fprintf(w, "\n## Each server\n\n")
-	for _, r := range results {
-		fmt.Fprintf(w, "- %s\n", conclusion(r))
-	}
-	fmt.Fprintf(w, "\n## Runs\n\n| server | commit | server built with | machine | command |\n|---|---|---|---|---|\n")
-	for i, r := range results {
-		m := r.Meta
-		fmt.Fprintf(w, "| %s | %s | %s | %d CPUs, %s, %.2f GiB, kernel %s | `%s` (report: %s) |\n", r.Name, m.ServerCommit, m.ServerGo,
-			m.Machine.NProc, m.Machine.CPUModel, float64(m.Machine.MemTotal)/(1<<30), m.Machine.Kernel, m.Command,
-			strings.TrimSuffix(filepath.Base(sources[i]), ".json")+".md")
-	}
+	fmt.Fprintf(w, "\n**Conclusion:** %s\n", combinedConclusion(g.Rows, base))
 }
 
-// combinedConclusion names the fastest server and how the others compare.
+// combinedConclusion names the fastest server and how the baseline
+// compares with each other one.
 func combinedConclusion(rows []Row, base string) string {
 	best := -1
 	for i, r := range rows {
@@ -185,30 +238,49 @@ func combinedConclusion(rows []Row, base string) string {
 		return "No server completed a clean repetition."
 	}
 	var parts []string
-	for _, r := range rows {
-		if r.Name == base || r.Reps == 0 {
+	for i, r := range rows {
+		if i == 0 || r.Reps == 0 {
 			continue
 		}
-		parts = append(parts, fmt.Sprintf("%s %s throughput, %s p99, %s CPU per message", r.Name,
-			ratioText(r.TputRatio), ratioText(r.P99Ratio), ratioText(r.CPURatio)))
+		parts = append(parts, fmt.Sprintf("against %s, %s has %s the throughput, %s the p99 and %s the CPU per message", r.Name, base,
+			summary.RatioText(r.TputRatio), summary.RatioText(r.P99Ratio), summary.RatioText(r.CPURatio)))
 	}
-	s := fmt.Sprintf("Highest median throughput: %s at %s msgs/s.", rows[best].Name, thousands(rows[best].Tput.Median))
+	s := fmt.Sprintf("Highest median throughput: %s at %s msgs/s.", rows[best].Name, summary.Thousands(rows[best].Tput.Median))
 	if len(parts) > 0 {
-		s += fmt.Sprintf(" Against %s: %s.", base, strings.Join(parts, "; "))
+		s += " " + strings.ToUpper(parts[0][:1]) + parts[0][1:]
+		if len(parts) > 1 {
+			s += "; " + strings.Join(parts[1:], "; ")
+		}
+		s += "."
 	}
 	return s
 }
 
-// Charts draws median throughput and median p99 per server, with the
-// min..max of the repetitions as whiskers.
-func Charts(rows []Row, load Load) (tput, p99 plot.BarChart) {
-	what := fmt.Sprintf("%d conns × %d B", load.Conns, load.Size)
-	tput = plot.BarChart{Title: "Echo throughput, " + what, YLabel: "messages per second (median, min..max)"}
-	p99 = plot.BarChart{Title: "p99 round trip, " + what, YLabel: "milliseconds (median, min..max)",
-		YFormat: func(v float64) string { return fmt.Sprintf("%g", math.Round(v*1000)/1000) }}
-	for _, r := range rows {
-		tput.Bars = append(tput.Bars, plot.Bar{Label: r.Name, Value: r.Tput.Median, Low: r.Tput.Min, High: r.Tput.Max})
-		p99.Bars = append(p99.Bars, plot.Bar{Label: r.Name, Value: r.P99.Median, Low: r.P99.Min, High: r.P99.Max})
+// Charts draws, for each group, median throughput and the median p50, p99
+// and p99.9 per server, with the min..max of the repetitions as whiskers.
+func Charts(groups []Group) []plot.Panel {
+	msFmt := func(v float64) string { return fmt.Sprintf("%g", math.Round(v*1000)/1000) }
+	var panels []plot.Panel
+	for _, g := range groups {
+		what := fmt.Sprintf("%d conns × %d B", g.Load.Conns, g.Load.Size)
+		if g.Load.Rate > 0 {
+			what += fmt.Sprintf(" @ %g/s", g.Load.Rate)
+		}
+		tput := plot.BarChart{Title: "Echo msgs/s, " + what, YLabel: "messages per second (median, min..max)"}
+		p50 := plot.BarChart{Title: "p50 round trip", YLabel: "milliseconds (median, min..max)", YFormat: msFmt}
+		p99 := plot.BarChart{Title: "p99 round trip", YLabel: "milliseconds (median, min..max)", YFormat: msFmt}
+		p999 := plot.BarChart{Title: "p99.9 round trip", YLabel: "milliseconds (median, min..max)", YFormat: msFmt}
+		for _, r := range g.Rows {
+			tput.Bars = append(tput.Bars, bar(r.Name, r.Tput))
+			p50.Bars = append(p50.Bars, bar(r.Name, r.P50))
+			p99.Bars = append(p99.Bars, bar(r.Name, r.P99))
+			p999.Bars = append(p999.Bars, bar(r.Name, r.P999))
+		}
+		panels = append(panels, tput, p50, p99, p999)
 	}
-	return tput, p99
+	return panels
+}
+
+func bar(label string, s Spread) plot.Bar {
+	return plot.Bar{Label: plot.ShortLabel(label), Value: s.Median, Low: s.Min, High: s.Max}
 }

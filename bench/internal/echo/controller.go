@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-chat/switchboard/bench/internal/harness"
 	"github.com/switchboard-chat/switchboard/bench/internal/proc"
 	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
 	"github.com/switchboard-chat/switchboard/bench/internal/target"
 )
@@ -137,16 +138,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	}
 	defer logFile.Close()
 
-	res := &Result{Name: cfg.Name, Load: cfg.Load, Meta: Meta{
-		Command:      sysinfo.ShellQuote(os.Args),
-		ServerBin:    serverBin,
-		ServerCommit: sysinfo.GitCommit(cfg.Repo),
-		ServerGo:     sysinfo.BinaryGoVersion(serverBin),
-		Machine:      sysinfo.ReadMachine(),
-		Sysctls:      sysinfo.Sysctls(sysinfo.ReportedSysctls),
-		NofileSwload: setup.Nofile,
-		Started:      harness.Now(),
-	}}
+	res := &Result{Name: cfg.Name, Load: cfg.Load, Meta: reportfile.NewRunMeta(cfg.Repo, serverBin, setup.Nofile, harness.Now())}
 	defer func() { res.Meta.Finished = harness.Now() }()
 	res.Meta.SourceAddrs = harness.SourceAddrs(cfg.SrcBase, cfg.Load.Clients)
 

@@ -38,3 +38,44 @@ func TestParseConfigRefusesTooManyPerWorker(t *testing.T) {
 		t.Fatal("a bad room id was accepted")
 	}
 }
+
+func TestRoomAssignment(t *testing.T) {
+	// Every room gets exactly one publisher when publishers <= rooms, and
+	// the publishers share rooms evenly when there are more of them.
+	for _, tc := range []struct{ pubs, rooms int }{{1, 1}, {1, 5}, {2, 5}, {5, 5}, {7, 3}} {
+		count := make([]int, tc.rooms)
+		for p := range tc.pubs {
+			rs := publisherRooms(p, tc.pubs, tc.rooms)
+			if len(rs) == 0 {
+				t.Fatalf("%+v: publisher %d has no room", tc, p)
+			}
+			for _, r := range rs {
+				count[r]++
+			}
+		}
+		for r, n := range count {
+			want := 1
+			if tc.pubs > tc.rooms {
+				want = tc.pubs / tc.rooms
+				if r < tc.pubs%tc.rooms {
+					want++
+				}
+			}
+			if n != want {
+				t.Errorf("%+v: room %d has %d publishers, want %d", tc, r, n, want)
+			}
+		}
+	}
+	if roomName("fan", 0, 1) != "fan" || roomName("fan", 3, 4) != "fan-3" {
+		t.Error("room names")
+	}
+	seen := map[int]int{}
+	for i := 10; i < 22; i++ { // any contiguous range of 12 covers 4 rooms 3 times each
+		seen[memberRoom(i, 4)]++
+	}
+	for r := range 4 {
+		if seen[r] != 3 {
+			t.Errorf("room %d has %d of 12 members", r, seen[r])
+		}
+	}
+}

@@ -18,15 +18,22 @@ func ReadResult(path string) (*Result, error) { return reportfile.Read[Result](p
 // Describe says in words what load a run applied.
 func (l Load) Describe() string {
 	users := "each its own user"
-	if l.Users > 0 && l.Users < l.Members {
+	if l.Users > 0 && l.Users < l.totalMembers() {
 		users = fmt.Sprintf("sharing %d user names", l.Users)
 	}
-	return fmt.Sprintf("one room, %d members (%s), %d publisher(s) at %g msgs/s in total (open loop, latency from each message's due time); "+
-		"%gs warmup + %gs measured; %d worker processes", l.Members, users, l.Publishers, l.Rate, l.WarmupSeconds, l.DurationSeconds, l.Clients)
+	return fmt.Sprintf("%d room(s) × %d members (%s), %d publisher(s) at %g msgs/s in total (open loop, latency from each message's due time); "+
+		"%gs warmup + %gs measured; %d worker processes", l.rooms(), l.Members, users, l.Publishers, l.Rate, l.WarmupSeconds, l.DurationSeconds, l.Clients)
 }
 
-// expected is the deliveries/s the load asks for: every publish to every member.
+// expected is the deliveries/s the load asks for: every publish to every
+// member of its room.
 func (l Load) expected() float64 { return l.Rate * float64(l.Members) }
+
+// rooms is the number of rooms; results from before --rooms have 0.
+func (l Load) rooms() int { return max(l.Rooms, 1) }
+
+// totalMembers is the member connections over all rooms.
+func (l Load) totalMembers() int { return l.Members * l.rooms() }
 
 const method = "Each repetition starts the server afresh on free ports, waits for `/healthz`, and creates the room with one setup " +
 	"connection. The worker processes, each on its own loopback source address, dial their share of the members " +

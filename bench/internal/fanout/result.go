@@ -35,7 +35,8 @@ type Meta struct {
 
 // Load is what every repetition asks of the server.
 type Load struct {
-	Members         int     `json:"members"`
+	Rooms           int     `json:"rooms"`   // 0 in results from before rooms were a parameter: one room
+	Members         int     `json:"members"` // per room
 	Users           int     `json:"users"` // distinct member user names; 0 = one per member
 	Publishers      int     `json:"publishers"`
 	Rate            float64 `json:"rate"` // publishes/s in total, open loop
