@@ -4,9 +4,9 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"math"
 	"strings"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/compare"
 	"github.com/switchboard-chat/switchboard/bench/internal/plot"
 	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
@@ -45,112 +45,83 @@ func RunReport(args []string) error {
 
 // Group is the runs that applied one load, compared side by side.
 type Group struct {
-	Load    Load      `json:"load"`
-	Base    string    `json:"baseline"` // the server the ratios are against
-	Rows    []Row     `json:"rows"`     // baseline first
-	Results []*Result `json:"results"`  // in input order
-	Sources []string  `json:"sources"`  // the results' files
+	Load    Load          `json:"load"`
+	Base    string        `json:"baseline"` // the server the ratios are against
+	Rows    []compare.Row `json:"rows"`     // baseline first
+	Results []*Result     `json:"results"`  // in input order
+	Sources []string      `json:"sources"`  // the results' files
 }
 
-// Row is one server in a side-by-side table. Spreads are over its clean
-// repetitions; ratios are baseline ÷ this server over every pair of their
-// clean repetitions (N == 0 for the baseline itself).
-type Row struct {
-	Name      string  `json:"name"`
-	Reps      int     `json:"reps"`
-	Failed    bool    `json:"failed"`
-	Tput      Spread  `json:"msgs_per_sec"`
-	P50       Spread  `json:"p50_ms"`
-	P99       Spread  `json:"p99_ms"`
-	P999      Spread  `json:"p999_ms"`
-	CPU       Spread  `json:"server_cpu_s_per_1m"`
-	RSSMiB    Spread  `json:"rss_mib"`
-	Client    float64 `json:"client_cpu_cores"` // load generator, median
-	Other     float64 `json:"other_cpu_cores"`  // most CPU other processes used in a repetition
-	TputRatio Spread  `json:"tput_ratio"`       // > 1: the baseline echoed more
-	P99Ratio  Spread  `json:"p99_ratio"`        // < 1: the baseline's tail was lower
-	CPURatio  Spread  `json:"cpu_ratio"`        // < 1: the baseline spent less CPU per message
+// columns are the echo table's metrics; chart titles name the load.
+func columns(l Load) []compare.Column {
+	what := fmt.Sprintf("%d conns × %d B", l.Conns, l.Size)
+	if l.Rate > 0 {
+		what += fmt.Sprintf(" @ %g/s", l.Rate)
+	}
+	return []compare.Column{
+		{Key: "tput", Title: "msgs/s", Format: "%.0f", Ratio: true, Chart: "Echo msgs/s, " + what},
+		{Key: "p50", Title: "p50 ms", Format: "%.3f", Chart: "p50 round trip"},
+		{Key: "p99", Title: "p99 ms", Format: "%.3f", Ratio: true, Chart: "p99 round trip"},
+		{Key: "p999", Title: "p99.9 ms", Format: "%.3f", Chart: "p99.9 round trip"},
+		{Key: "cpu", Title: "server CPU s per 1M msgs", Format: "%.2f", Ratio: true},
+		{Key: "rss", Title: "RSS MiB", Format: "%.1f"},
+		{Key: "client", Title: "client CPU cores", Format: "%.2f"},
+	}
+}
+
+// series is r's clean repetitions by column key.
+func series(r *Result) compare.Series {
+	s := compare.Series{Name: r.Name, Failed: r.Failure != "", Other: r.Summary.OtherCPUMax, Values: map[string][]float64{}}
+	for _, rep := range r.Reps {
+		if rep.Failure != "" {
+			continue
+		}
+		add := func(k string, v float64) { s.Values[k] = append(s.Values[k], v) }
+		add("tput", rep.MsgsPerSec)
+		add("p50", rep.Latency.P50)
+		add("p99", rep.Latency.P99)
+		add("p999", rep.Latency.P999)
+		add("cpu", rep.ServerCPUPerMillion)
+		add("rss", float64(rep.ServerRSS)/(1<<20))
+		add("client", rep.ClientCPUSeconds/r.Load.DurationSeconds)
+	}
+	return s
 }
 
 // GroupByLoad splits results (read from sources) by load, in order of
 // first appearance, and compares each group against baseline.
 func GroupByLoad(results []*Result, sources []string, baseline string) []Group {
 	var groups []Group
-	for i, r := range results {
-		gi := -1
-		for j := range groups {
-			if groups[j].Load == r.Load {
-				gi = j
-			}
+	for _, idx := range compare.GroupBy(len(results), func(i int) Load { return results[i].Load }) {
+		g := Group{Load: results[idx[0]].Load}
+		for _, i := range idx {
+			g.Results = append(g.Results, results[i])
+			g.Sources = append(g.Sources, sources[i])
 		}
-		if gi < 0 {
-			groups = append(groups, Group{Load: r.Load})
-			gi = len(groups) - 1
-		}
-		groups[gi].Results = append(groups[gi].Results, r)
-		groups[gi].Sources = append(groups[gi].Sources, sources[i])
-	}
-	for i := range groups {
-		groups[i].Rows, groups[i].Base = Compare(groups[i].Results, baseline)
+		g.Rows, g.Base = Compare(g.Results, baseline)
+		groups = append(groups, g)
 	}
 	return groups
 }
 
-// cleanValues collects f over r's clean repetitions.
-func cleanValues(r *Result, f func(Rep) float64) []float64 {
-	var out []float64
-	for _, rep := range r.Reps {
-		if rep.Failure == "" {
-			out = append(out, f(rep))
-		}
+// Compare builds the rows of results that applied one load, baseline
+// first (the first result when none has that name); base is the name
+// used.
+func Compare(results []*Result, baseline string) (rows []compare.Row, base string) {
+	var ss []compare.Series
+	for _, r := range results {
+		ss = append(ss, series(r))
 	}
-	return out
-}
-
-// Compare builds the rows, baseline first, then the others in input order.
-// base is the name actually used: the requested one, or the first result's
-// when no result has that name.
-func Compare(results []*Result, baseline string) (rows []Row, base string) {
 	if len(results) == 0 {
 		return nil, baseline
 	}
-	bi := 0
-	for i, r := range results {
-		if r.Name == baseline {
-			bi = i
-			break
-		}
-	}
-	order := append([]*Result{results[bi]}, append(append([]*Result{}, results[:bi]...), results[bi+1:]...)...)
-	tput := func(r Rep) float64 { return r.MsgsPerSec }
-	p99 := func(r Rep) float64 { return r.Latency.P99 }
-	cpu := func(r Rep) float64 { return r.ServerCPUPerMillion }
-	b := order[0]
-	for i, r := range order {
-		s := r.Summary
-		row := Row{
-			Name: r.Name, Reps: s.Reps, Failed: r.Failure != "",
-			Tput: s.MsgsPerSec, P50: s.P50MS, P99: s.P99MS, P999: s.P999MS, CPU: s.CPUPerMillion,
-			RSSMiB: summary.Scale(s.RSSBytes, 1<<20),
-			Client: s.ClientCPU.Median / r.Load.DurationSeconds,
-			Other:  s.OtherCPUMax,
-		}
-		if i > 0 {
-			row.TputRatio = summary.RatioOf(cleanValues(b, tput), cleanValues(r, tput))
-			row.P99Ratio = summary.RatioOf(cleanValues(b, p99), cleanValues(r, p99))
-			row.CPURatio = summary.RatioOf(cleanValues(b, cpu), cleanValues(r, cpu))
-		}
-		rows = append(rows, row)
-	}
-	return rows, b.Name
+	return compare.Rows(ss, baseline, columns(results[0].Load))
 }
 
 func otherMax(groups []Group) float64 {
 	m := 0.0
 	for _, g := range groups {
-		for _, r := range g.Rows {
-			m = max(m, r.Other)
-		}
+		m = max(m, compare.OtherMax(g.Rows))
 	}
 	return m
 }
@@ -173,7 +144,13 @@ func WriteCombined(w io.Writer, groups []Group, svg string) {
 		"below ×1 mean it was faster and cheaper.\n")
 	var runs []reportfile.Run
 	for _, g := range groups {
-		writeGroup(w, g)
+		fmt.Fprintf(w, "\n## %s\n\n", g.Load.Describe())
+		cols := columns(g.Load)
+		compare.WriteTable(w, g.Rows, g.Base, cols)
+		if n := compare.Noisy(g.Rows); n != "" {
+			fmt.Fprintf(w, "\n%s\n", n)
+		}
+		fmt.Fprintf(w, "\n**Conclusion:** %s\n", combinedConclusion(g.Rows, g.Base, cols))
 		for i, r := range g.Results {
 			runs = append(runs, reportfile.Run{Label: r.Name, Meta: r.Meta, Source: g.Sources[i]})
 		}
@@ -190,68 +167,21 @@ func WriteCombined(w io.Writer, groups []Group, svg string) {
 	reportfile.WriteRuns(w, runs)
 }
 
-func writeGroup(w io.Writer, g Group) {
-	base := g.Base
-	fmt.Fprintf(w, "\n## %s\n\n", g.Load.Describe())
-	fmt.Fprintf(w, "| server | reps | msgs/s | %s ÷ server | p50 ms | p99 ms | p99.9 ms | %s ÷ server | server CPU s per 1M msgs | %s ÷ server | RSS MiB | client CPU cores | other CPU cores (max) |\n", base, base, base)
-	fmt.Fprintf(w, "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	for i, r := range g.Rows {
-		name := r.Name
-		if r.Failed {
-			name += " (FAILED reps)"
-		}
-		if r.Reps == 0 {
-			fmt.Fprintf(w, "| %s | 0 | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a | n/a |\n", name)
-			continue
-		}
-		tr, pr, cr := summary.RatioText(r.TputRatio), summary.RatioText(r.P99Ratio), summary.RatioText(r.CPURatio)
-		if i == 0 {
-			tr, pr, cr = "(baseline)", "(baseline)", "(baseline)"
-		}
-		fmt.Fprintf(w, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s | %.2f | %.2f |\n", name, r.Reps,
-			summary.Text(r.Tput, "%.0f"), tr, summary.Text(r.P50, "%.3f"), summary.Text(r.P99, "%.3f"),
-			summary.Text(r.P999, "%.3f"), pr, summary.Text(r.CPU, "%.2f"), cr, summary.Text(r.RSSMiB, "%.1f"), r.Client, r.Other)
-	}
-	var noisy []string
-	for _, r := range g.Rows {
-		if r.Other > NoiseCores {
-			noisy = append(noisy, fmt.Sprintf("%s (up to %.2f cores)", r.Name, r.Other))
-		}
-	}
-	if len(noisy) > 0 {
-		fmt.Fprintf(w, "\n**NOISY:** other processes competed for the CPU during runs of %s; those rows understate the server and the ratios are unreliable. Rerun on a quiet machine.\n",
-			strings.Join(noisy, ", "))
-	}
-	fmt.Fprintf(w, "\n**Conclusion:** %s\n", combinedConclusion(g.Rows, base))
-}
-
 // combinedConclusion names the fastest server and how the baseline
 // compares with each other one.
-func combinedConclusion(rows []Row, base string) string {
+func combinedConclusion(rows []compare.Row, base string, cols []compare.Column) string {
 	best := -1
 	for i, r := range rows {
-		if r.Reps > 0 && (best < 0 || r.Tput.Median > rows[best].Tput.Median) {
+		if r.Reps > 0 && (best < 0 || r.Cells["tput"].Median > rows[best].Cells["tput"].Median) {
 			best = i
 		}
 	}
 	if best < 0 {
 		return "No server completed a clean repetition."
 	}
-	var parts []string
-	for i, r := range rows {
-		if i == 0 || r.Reps == 0 {
-			continue
-		}
-		parts = append(parts, fmt.Sprintf("against %s, %s has %s the throughput, %s the p99 and %s the CPU per message", r.Name, base,
-			summary.RatioText(r.TputRatio), summary.RatioText(r.P99Ratio), summary.RatioText(r.CPURatio)))
-	}
-	s := fmt.Sprintf("Highest median throughput: %s at %s msgs/s.", rows[best].Name, summary.Thousands(rows[best].Tput.Median))
-	if len(parts) > 0 {
-		s += " " + strings.ToUpper(parts[0][:1]) + parts[0][1:]
-		if len(parts) > 1 {
-			s += "; " + strings.Join(parts[1:], "; ")
-		}
-		s += "."
+	s := fmt.Sprintf("Highest median throughput: %s at %s msgs/s.", rows[best].Name, summary.Thousands(rows[best].Cells["tput"].Median))
+	if rs := compare.RatioSentence(rows, base, cols); rs != "" {
+		s += " " + rs
 	}
 	return s
 }
@@ -259,28 +189,9 @@ func combinedConclusion(rows []Row, base string) string {
 // Charts draws, for each group, median throughput and the median p50, p99
 // and p99.9 per server, with the min..max of the repetitions as whiskers.
 func Charts(groups []Group) []plot.Panel {
-	msFmt := func(v float64) string { return fmt.Sprintf("%g", math.Round(v*1000)/1000) }
 	var panels []plot.Panel
 	for _, g := range groups {
-		what := fmt.Sprintf("%d conns × %d B", g.Load.Conns, g.Load.Size)
-		if g.Load.Rate > 0 {
-			what += fmt.Sprintf(" @ %g/s", g.Load.Rate)
-		}
-		tput := plot.BarChart{Title: "Echo msgs/s, " + what, YLabel: "messages per second (median, min..max)"}
-		p50 := plot.BarChart{Title: "p50 round trip", YLabel: "milliseconds (median, min..max)", YFormat: msFmt}
-		p99 := plot.BarChart{Title: "p99 round trip", YLabel: "milliseconds (median, min..max)", YFormat: msFmt}
-		p999 := plot.BarChart{Title: "p99.9 round trip", YLabel: "milliseconds (median, min..max)", YFormat: msFmt}
-		for _, r := range g.Rows {
-			tput.Bars = append(tput.Bars, bar(r.Name, r.Tput))
-			p50.Bars = append(p50.Bars, bar(r.Name, r.P50))
-			p99.Bars = append(p99.Bars, bar(r.Name, r.P99))
-			p999.Bars = append(p999.Bars, bar(r.Name, r.P999))
-		}
-		panels = append(panels, tput, p50, p99, p999)
+		panels = append(panels, compare.Panels(g.Rows, columns(g.Load))...)
 	}
 	return panels
-}
-
-func bar(label string, s Spread) plot.Bar {
-	return plot.Bar{Label: plot.ShortLabel(label), Value: s.Median, Low: s.Min, High: s.Max}
 }

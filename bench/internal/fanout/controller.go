@@ -16,6 +16,7 @@ import (
 	"github.com/switchboard-chat/switchboard/bench/internal/harness"
 	"github.com/switchboard-chat/switchboard/bench/internal/proc"
 	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
 	"github.com/switchboard-chat/switchboard/bench/internal/target"
 )
@@ -44,8 +45,8 @@ var roomID = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 func parseConfig(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
-	fs.StringVar(&c.ServerBin, "server-bin", "", "switchboard binary to start (required)")
-	fs.StringVar(&c.ServerArgs, "server-args", "serve --auth none", "arguments before --addr/--admin-addr, split on spaces; the server must accept ?user= (--auth none)")
+	fs.StringVar(&c.ServerBin, "server-bin", "", "server binary to start: switchboard or a peer (required)")
+	fs.StringVar(&c.ServerArgs, "server-args", "serve --auth none", "arguments before --addr/--admin-addr, split on spaces; the server must accept ?user= (switchboard: --auth none)")
 	fs.StringVar(&c.Name, "name", "", "name of the configuration in reports (required)")
 	fs.StringVar(&c.Out, "out", "", "output path without extension: writes <out>.json, <out>.md, <out>.server.log (required)")
 	fs.StringVar(&c.Repo, "repo", ".", "git repository of the server, for the commit in the report")
@@ -145,15 +146,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	}
 	defer logFile.Close()
 
-	res := &Result{Name: cfg.Name, Load: cfg.Load, Meta: Meta{
-		Command:      sysinfo.ShellQuote(os.Args),
-		ServerBin:    serverBin,
-		ServerCommit: sysinfo.GitCommit(cfg.Repo),
-		ServerGo:     sysinfo.BinaryGoVersion(serverBin),
-		Machine:      sysinfo.ReadMachine(),
-		NofileSwload: setup.Nofile,
-		Started:      harness.Now(),
-	}}
+	res := &Result{Name: cfg.Name, Load: cfg.Load, Meta: reportfile.NewRunMeta(cfg.Repo, serverBin, setup.Nofile, harness.Now())}
 	defer func() { res.Meta.Finished = harness.Now() }()
 	res.Meta.SourceAddrs = harness.SourceAddrs(cfg.SrcBase, cfg.Load.Clients)
 

@@ -3,7 +3,7 @@ package fanout
 import (
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
-	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 )
 
 // Result is one `swload fanout` run; the schema of <out>.json.
@@ -19,19 +19,7 @@ type Result struct {
 }
 
 // Meta is the reproduction information of a run.
-type Meta struct {
-	Command      string          `json:"command"` // exactly as run, shell-quoted
-	ServerBin    string          `json:"server_bin"`
-	ServerArgs   []string        `json:"server_args"` // of the first repetition; ports differ per repetition
-	ServerCommit string          `json:"server_commit"`
-	ServerGo     string          `json:"server_go"`
-	Machine      sysinfo.Machine `json:"machine"`
-	NofileSwload sysinfo.Rlimit  `json:"nofile_swload"`
-	NofileServer string          `json:"nofile_server"`
-	SourceAddrs  []string        `json:"source_addrs"`
-	Started      string          `json:"started"`
-	Finished     string          `json:"finished"`
-}
+type Meta = reportfile.RunMeta
 
 // Load is what every repetition asks of the server.
 type Load struct {
