@@ -2,8 +2,8 @@ package echo
 
 import (
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
-	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
+	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // Result is one `swload echo` run: what was run, on what, every repetition

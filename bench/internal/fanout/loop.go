@@ -52,7 +52,7 @@ type window struct {
 // (coordinated omission).
 type loop struct {
 	*evloop.Loop
-	conns   []*fconn // by evloop.Conn.ID
+	conns    []*fconn // by evloop.Conn.ID
 	pubs     []*fconn
 	rate     float64           // messages/s over this loop's publishers
 	joinMsgs map[string][]byte // masked join frame per room, shared read-only

@@ -2,8 +2,8 @@ package fanout
 
 import (
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
-	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
+	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // Result is one `swload fanout` run; the schema of <out>.json.
@@ -25,7 +25,7 @@ type Meta = reportfile.RunMeta
 type Load struct {
 	Rooms           int     `json:"rooms"`   // 0 in results from before rooms were a parameter: one room
 	Members         int     `json:"members"` // per room
-	Users           int     `json:"users"` // distinct member user names; 0 = one per member
+	Users           int     `json:"users"`   // distinct member user names; 0 = one per member
 	Publishers      int     `json:"publishers"`
 	Rate            float64 `json:"rate"` // publishes/s in total, open loop
 	WarmupSeconds   float64 `json:"warmup_seconds"`
