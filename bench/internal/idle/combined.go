@@ -24,7 +24,12 @@ func RunReport(args []string) error {
 	}
 	var md strings.Builder
 	WriteCombined(&md, results, c.Paths, c.SVGName())
-	return c.Write(md.String(), func(w io.Writer) error {
+	data := struct {
+		Scenario string    `json:"scenario"`
+		Results  []*Result `json:"results"`
+		Sources  []string  `json:"sources"`
+	}{"idle", results, c.Paths}
+	return c.Write(md.String(), data, func(w io.Writer) error {
 		return RSSChart(results).WriteSVG(w)
 	})
 }
