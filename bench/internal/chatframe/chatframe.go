@@ -1,6 +1,7 @@
-// Package chatframe reads the few fields the load generators need out of
-// switchboard's server chat frames without decoding JSON. It has no state;
-// every function looks at the bytes in place and keeps nothing.
+// Package chatframe is the chat protocol as the load generators speak it:
+// reading the few fields they need out of server chat frames without
+// decoding JSON (Type, Int, String: no state, bytes looked at in place and
+// never kept), and creating the rooms of a run (CreateRooms).
 package chatframe
 
 import "bytes"

@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/chatframe"
 	"github.com/switchboard-chat/switchboard/bench/internal/harness"
 	"github.com/switchboard-chat/switchboard/bench/internal/proc"
 	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
@@ -208,7 +209,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	for i := range rooms {
 		rooms[i] = roomName(cfg.Room, i, len(rooms))
 	}
-	if err := createRooms(ctx, wsURL, rooms); err != nil {
+	if err := chatframe.CreateRooms(ctx, wsURL, rooms); err != nil {
 		return rep, fmt.Errorf("create rooms: %w", err)
 	}
 

@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/chatframe"
 	"github.com/switchboard-chat/switchboard/bench/internal/peer"
 	"github.com/switchboard-chat/switchboard/bench/internal/target"
 )
@@ -39,7 +40,7 @@ func TestWorkerAgainstPeerHub(t *testing.T) {
 	for i := range rooms {
 		ids = append(ids, roomName("t", i, rooms))
 	}
-	if err := createRooms(ctx, "ws://"+addr+"/ws", ids); err != nil {
+	if err := chatframe.CreateRooms(ctx, "ws://"+addr+"/ws", ids); err != nil {
 		t.Fatal(err)
 	}
 

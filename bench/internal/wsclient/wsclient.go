@@ -181,33 +181,53 @@ func (c *Conn) WriteMessage(op ws.OpCode, p []byte) error {
 // returns its payload length; the payload itself is discarded. A close
 // from the server is ErrClosedByServer.
 func (c *Conn) ReadMessage() (int, error) {
+	_, n, err := c.readFrame(nil, false)
+	return n, err
+}
+
+// ReadData reads the next data frame as ReadMessage does and returns its
+// payload, appended to buf[:0].
+func (c *Conn) ReadData(buf []byte) ([]byte, error) {
+	p, _, err := c.readFrame(buf[:0], true)
+	return p, err
+}
+
+// readFrame reads frames until a data frame and returns its length; with
+// keep its payload is appended to buf, otherwise it is discarded.
+func (c *Conn) readFrame(buf []byte, keep bool) ([]byte, int, error) {
 	var ctl [125]byte
 	for {
 		h, err := ws.ReadHeader(c.r)
 		if err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 		if !h.OpCode.IsControl() {
 			if h.Length > maxDataFrame {
-				return 0, fmt.Errorf("wsclient: data frame of %d bytes", h.Length)
+				return nil, 0, fmt.Errorf("wsclient: data frame of %d bytes", h.Length)
 			}
-			_, err := io.CopyN(io.Discard, c.r, h.Length)
-			return int(h.Length), err
+			if !keep {
+				_, err := io.CopyN(io.Discard, c.r, h.Length)
+				return nil, int(h.Length), err
+			}
+			n := len(buf)
+			buf = append(buf, make([]byte, h.Length)...)
+			_, err := io.ReadFull(c.r, buf[n:])
+			return buf, int(h.Length), err
 		}
 		if h.Length > int64(len(ctl)) {
-			return 0, fmt.Errorf("wsclient: control frame of %d bytes", h.Length)
+			return nil, 0, fmt.Errorf("wsclient: control frame of %d bytes", h.Length)
 		}
 		p := ctl[:h.Length]
 		if _, err := io.ReadFull(c.r, p); err != nil {
-			return 0, err
+			return nil, 0, err
 		}
 		switch h.OpCode {
 		case ws.OpPing:
 			if err := ws.WriteFrame(c.Conn, ws.MaskFrameInPlace(ws.NewPongFrame(p))); err != nil {
-				return 0, err
+				return nil, 0, err
 			}
 		case ws.OpClose:
-			return 0, ErrClosedByServer
+			return nil, 0, ErrClosedByServer
 		}
 	}
 }

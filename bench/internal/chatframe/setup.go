@@ -1,4 +1,4 @@
-package fanout
+package chatframe
 
 import (
 	"context"
@@ -10,10 +10,10 @@ import (
 	"github.com/gorilla/websocket"
 )
 
-// createRooms creates the public rooms ids as user "setup" over one
+// CreateRooms creates the public rooms ids as user "setup" over one
 // ordinary connection, and closes it: rooms outlive their creator's
 // connection.
-func createRooms(ctx context.Context, wsURL string, ids []string) error {
+func CreateRooms(ctx context.Context, wsURL string, ids []string) error {
 	ctx, cancel := context.WithTimeout(ctx, 10*time.Second+time.Duration(len(ids))*10*time.Millisecond)
 	defer cancel()
 	c, _, err := websocket.DefaultDialer.DialContext(ctx, wsURL+"?user=setup", nil)
