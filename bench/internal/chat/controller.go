@@ -273,4 +273,3 @@ func runRep(ctx context.Context, cfg Config, res *Result, serverBin string, logF
 }
 
 func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }
-
