@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-chat/switchboard/bench/internal/plot"
 	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
+	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // RunReport is `swload idle-report --in A.json [B.json ...] --out X.md
@@ -38,6 +39,13 @@ func RunReport(args []string) error {
 // not empty, is linked as an image.
 func WriteCombined(w io.Writer, results []*Result, sources []string, svg string) {
 	fmt.Fprintf(w, "# Idle connections, side by side\n\n")
+	other := 0.0
+	for _, r := range results {
+		for _, s := range r.points() {
+			other = max(other, s.OtherCPUCores)
+		}
+	}
+	fmt.Fprintf(w, "%s\n\n", summary.Quietness(other))
 	if svg != "" {
 		fmt.Fprintf(w, "![RSS vs connections](%s)\n\n", svg)
 	}
