@@ -204,3 +204,57 @@ func GroupBy[K comparable](n int, key func(i int) K) [][]int {
 	}
 	return groups
 }
+
+// Group is the runs of results of type R that applied one load of type L,
+// compared side by side.
+type Group[L comparable, R any] struct {
+	Load    L        `json:"load"`
+	Base    string   `json:"baseline"` // the server the ratios are against
+	Rows    []Row    `json:"rows"`     // baseline first
+	Results []R      `json:"results"`  // in input order
+	Sources []string `json:"sources"`  // the results' files
+}
+
+// Scenario is how a scenario's results become rows: its load, its series
+// and the columns of a load.
+type Scenario[L comparable, R any] struct {
+	Load    func(R) L
+	Series  func(R) Series
+	Columns func(L) []Column
+}
+
+// Groups splits results (read from sources) by load, in order of first
+// appearance, and compares each group against baseline.
+func (sc Scenario[L, R]) Groups(results []R, sources []string, baseline string) []Group[L, R] {
+	var groups []Group[L, R]
+	for _, idx := range GroupBy(len(results), func(i int) L { return sc.Load(results[i]) }) {
+		g := Group[L, R]{Load: sc.Load(results[idx[0]])}
+		var ss []Series
+		for _, i := range idx {
+			g.Results = append(g.Results, results[i])
+			g.Sources = append(g.Sources, sources[i])
+			ss = append(ss, sc.Series(results[i]))
+		}
+		g.Rows, g.Base = Rows(ss, baseline, sc.Columns(g.Load))
+		groups = append(groups, g)
+	}
+	return groups
+}
+
+// Panels draws every group's charted columns, side by side in one list.
+func (sc Scenario[L, R]) Panels(groups []Group[L, R]) []plot.Panel {
+	var panels []plot.Panel
+	for _, g := range groups {
+		panels = append(panels, Panels(g.Rows, sc.Columns(g.Load))...)
+	}
+	return panels
+}
+
+// GroupsOtherMax is the most other CPU of any row of any group.
+func GroupsOtherMax[L comparable, R any](groups []Group[L, R]) float64 {
+	m := 0.0
+	for _, g := range groups {
+		m = max(m, OtherMax(g.Rows))
+	}
+	return m
+}

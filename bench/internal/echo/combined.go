@@ -44,13 +44,9 @@ func RunReport(args []string) error {
 }
 
 // Group is the runs that applied one load, compared side by side.
-type Group struct {
-	Load    Load          `json:"load"`
-	Base    string        `json:"baseline"` // the server the ratios are against
-	Rows    []compare.Row `json:"rows"`     // baseline first
-	Results []*Result     `json:"results"`  // in input order
-	Sources []string      `json:"sources"`  // the results' files
-}
+type Group = compare.Group[Load, *Result]
+
+var scenario = compare.Scenario[Load, *Result]{Load: func(r *Result) Load { return r.Load }, Series: series, Columns: columns}
 
 // columns are the echo table's metrics; chart titles name the load.
 func columns(l Load) []compare.Column {
@@ -91,17 +87,7 @@ func series(r *Result) compare.Series {
 // GroupByLoad splits results (read from sources) by load, in order of
 // first appearance, and compares each group against baseline.
 func GroupByLoad(results []*Result, sources []string, baseline string) []Group {
-	var groups []Group
-	for _, idx := range compare.GroupBy(len(results), func(i int) Load { return results[i].Load }) {
-		g := Group{Load: results[idx[0]].Load}
-		for _, i := range idx {
-			g.Results = append(g.Results, results[i])
-			g.Sources = append(g.Sources, sources[i])
-		}
-		g.Rows, g.Base = Compare(g.Results, baseline)
-		groups = append(groups, g)
-	}
-	return groups
+	return scenario.Groups(results, sources, baseline)
 }
 
 // Compare builds the rows of results that applied one load, baseline
@@ -118,13 +104,7 @@ func Compare(results []*Result, baseline string) (rows []compare.Row, base strin
 	return compare.Rows(ss, baseline, columns(results[0].Load))
 }
 
-func otherMax(groups []Group) float64 {
-	m := 0.0
-	for _, g := range groups {
-		m = max(m, compare.OtherMax(g.Rows))
-	}
-	return m
-}
+func otherMax(groups []Group) float64 { return compare.GroupsOtherMax(groups) }
 
 // WriteCombined renders the side-by-side report of every group. svg,
 // when not empty, is linked as an image.
@@ -188,10 +168,4 @@ func combinedConclusion(rows []compare.Row, base string, cols []compare.Column) 
 
 // Charts draws, for each group, median throughput and the median p50, p99
 // and p99.9 per server, with the min..max of the repetitions as whiskers.
-func Charts(groups []Group) []plot.Panel {
-	var panels []plot.Panel
-	for _, g := range groups {
-		panels = append(panels, compare.Panels(g.Rows, columns(g.Load))...)
-	}
-	return panels
-}
+func Charts(groups []Group) []plot.Panel { return scenario.Panels(groups) }

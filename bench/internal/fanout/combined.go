@@ -31,10 +31,7 @@ func RunReport(args []string) error {
 	groups := GroupByLoad(results, c.Paths, *baseline)
 	var md strings.Builder
 	WriteCombined(&md, groups, c.SVGName())
-	other := 0.0
-	for _, g := range groups {
-		other = max(other, compare.OtherMax(g.Rows))
-	}
+	other := compare.GroupsOtherMax(groups)
 	data := struct {
 		Scenario    string  `json:"scenario"`
 		Baseline    string  `json:"baseline"`
@@ -43,22 +40,14 @@ func RunReport(args []string) error {
 		Groups      []Group `json:"groups"`
 	}{"fanout", *baseline, other, other <= NoiseCores, groups}
 	return c.Write(md.String(), data, func(w io.Writer) error {
-		var panels []plot.Panel
-		for _, g := range groups {
-			panels = append(panels, compare.Panels(g.Rows, columns(g.Load))...)
-		}
-		return plot.WriteSideBySide(w, panels...)
+		return plot.WriteSideBySide(w, scenario.Panels(groups)...)
 	})
 }
 
 // Group is the runs that applied one load.
-type Group struct {
-	Load    Load          `json:"load"`
-	Base    string        `json:"baseline"`
-	Rows    []compare.Row `json:"rows"`
-	Results []*Result     `json:"results"`
-	Sources []string      `json:"sources"`
-}
+type Group = compare.Group[Load, *Result]
+
+var scenario = compare.Scenario[Load, *Result]{Load: func(r *Result) Load { return r.Load }, Series: series, Columns: columns}
 
 // columns are the fan-out table's metrics; chart titles name the load.
 func columns(l Load) []compare.Column {
@@ -96,19 +85,7 @@ func series(r *Result) compare.Series {
 // GroupByLoad splits results (read from sources) by load, in order of
 // first appearance, and compares each group against baseline.
 func GroupByLoad(results []*Result, sources []string, baseline string) []Group {
-	var groups []Group
-	for _, idx := range compare.GroupBy(len(results), func(i int) Load { return results[i].Load }) {
-		g := Group{Load: results[idx[0]].Load}
-		var ss []compare.Series
-		for _, i := range idx {
-			g.Results = append(g.Results, results[i])
-			g.Sources = append(g.Sources, sources[i])
-			ss = append(ss, series(results[i]))
-		}
-		g.Rows, g.Base = compare.Rows(ss, baseline, columns(g.Load))
-		groups = append(groups, g)
-	}
-	return groups
+	return scenario.Groups(results, sources, baseline)
 }
 
 // WriteCombined renders the side-by-side report; svg, when not empty, is
@@ -119,11 +96,7 @@ func WriteCombined(w io.Writer, groups []Group, svg string) {
 		fmt.Fprintf(w, "No results.\n")
 		return
 	}
-	other := 0.0
-	for _, g := range groups {
-		other = max(other, compare.OtherMax(g.Rows))
-	}
-	fmt.Fprintf(w, "%s\n\n", summary.Quietness(other))
+	fmt.Fprintf(w, "%s\n\n", summary.Quietness(compare.GroupsOtherMax(groups)))
 	if svg != "" {
 		fmt.Fprintf(w, "![deliveries/s and publish→deliver latency per server](%s)\n\n", svg)
 	}
