@@ -154,7 +154,7 @@ func TestErrorsNameSettingAndSource(t *testing.T) {
 			want: []string{"flag provided but not defined: -jwt-secret"}},
 		{name: "unknown flag", args: []string{"--frobnicate"}, want: []string{"not defined: -frobnicate", "--help"}},
 		{name: "all at once", args: []string{"--workers", "-1", "--auth", "x"},
-			env: map[string]string{"SWITCHBOARD_RATE": "-1"},
+			env:  map[string]string{"SWITCHBOARD_RATE": "-1"},
 			want: []string{"--workers (flag", "--auth (flag", "--rate (env"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
