@@ -29,7 +29,7 @@ type chatFlags struct {
 	rate           float64
 	secret         string
 
-	set       *config.Set                               // for errors naming a setting and its source
+	set       *config.Set                            // for errors naming a setting and its source
 	wrapStore func(store.Store) (store.Store, error) // instruments the store (serve sets it)
 }
 

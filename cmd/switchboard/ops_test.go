@@ -98,9 +98,9 @@ func TestSettingsPrecedenceEndToEnd(t *testing.T) {
 	}
 	go io.Copy(io.Discard, stderr)
 	for _, want := range []string{
-		"workers=4 (flag --workers)",                 // flag beats env and file
-		"max-conns=7 (env SWITCHBOARD_MAX_CONNS)",     // env beats file
-		"rate=5 (file " + file + " line 2)",           // file beats default
+		"workers=4 (flag --workers)",              // flag beats env and file
+		"max-conns=7 (env SWITCHBOARD_MAX_CONNS)", // env beats file
+		"rate=5 (file " + file + " line 2)",       // file beats default
 		"jwt-secret=(secret) (env SWITCHBOARD_JWT_SECRET)",
 		"config=" + file + " (env SWITCHBOARD_CONFIG)",
 	} {
