@@ -114,20 +114,26 @@ func TestServeEchoAndGracefulShutdown(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
 				t.Fatalf("client read during shutdown = %v, want close 1001", err)
 			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("serve exited with %v, want status 0", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Fatal("serve did not exit after SIGTERM")
-			}
+			waitExit0(t, cmd)
 			if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 				t.Fatal("still accepting after exit")
 			}
 		})
+	}
+}
+
+// waitExit0 waits for a signalled serve to exit with status 0.
+func waitExit0(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v, want status 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not exit after SIGTERM")
 	}
 }
 

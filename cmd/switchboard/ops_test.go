@@ -447,14 +447,5 @@ func TestSIGTERMDrains(t *testing.T) {
 		}
 		time.Sleep(10 * time.Millisecond)
 	}
-	done := make(chan error, 1)
-	go func() { done <- s.cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("serve exited with %v, want status 0", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not exit after SIGTERM")
-	}
+	waitExit0(t, s.cmd)
 }

@@ -274,3 +274,20 @@ func TestDeclarationBugsPanic(t *testing.T) {
 		})
 	}
 }
+
+func TestPointerFormsLikeFlagSet(t *testing.T) {
+	s := NewSet("x", "X_")
+	s.LookupEnv = func(k string) (string, bool) { return map[string]string{"X_D": "2s"}[k], k == "X_D" }
+	s.Environ = func() []string { return nil }
+	str, n, n64, f, d, b := s.String("s", "a", ""), s.Int("n", 1, ""), s.Int64("n64", 2, ""),
+		s.Float64("f", 0.5, ""), s.Duration("d", time.Second, ""), s.Bool("b", false, "")
+	if *str != "a" || *n != 1 || *n64 != 2 || *f != 0.5 || *d != time.Second || *b {
+		t.Fatal("defaults not set before Parse")
+	}
+	if err := s.Parse([]string{"--s", "z", "--n", "0x10", "--b"}); err != nil {
+		t.Fatal(err)
+	}
+	if *str != "z" || *n != 16 || *d != 2*time.Second || !*b {
+		t.Fatalf("after Parse: %q %d %v %v", *str, *n, *d, *b)
+	}
+}

@@ -272,43 +272,37 @@ func (s *Set) Var(v flag.Value, name, typ, usage string) *Setting {
 // String, Int, Int64, Float64, Duration and Bool declare a setting and
 // return a pointer to its variable, like their flag.FlagSet namesakes.
 func (s *Set) String(name, value, usage string) *string {
-	p := new(string)
-	s.StringVar(p, name, value, usage)
-	return p
+	return newVar(func(p *string) { s.StringVar(p, name, value, usage) })
 }
 
 // Int is like IntVar with a new variable.
 func (s *Set) Int(name string, value int, usage string) *int {
-	p := new(int)
-	s.IntVar(p, name, value, usage)
-	return p
+	return newVar(func(p *int) { s.IntVar(p, name, value, usage) })
 }
 
 // Int64 is like Int64Var with a new variable.
 func (s *Set) Int64(name string, value int64, usage string) *int64 {
-	p := new(int64)
-	s.Int64Var(p, name, value, usage)
-	return p
+	return newVar(func(p *int64) { s.Int64Var(p, name, value, usage) })
 }
 
 // Float64 is like Float64Var with a new variable.
 func (s *Set) Float64(name string, value float64, usage string) *float64 {
-	p := new(float64)
-	s.Float64Var(p, name, value, usage)
-	return p
+	return newVar(func(p *float64) { s.Float64Var(p, name, value, usage) })
 }
 
 // Duration is like DurationVar with a new variable.
 func (s *Set) Duration(name string, value time.Duration, usage string) *time.Duration {
-	p := new(time.Duration)
-	s.DurationVar(p, name, value, usage)
-	return p
+	return newVar(func(p *time.Duration) { s.DurationVar(p, name, value, usage) })
 }
 
 // Bool is like BoolVar with a new variable.
 func (s *Set) Bool(name string, value bool, usage string) *bool {
-	p := new(bool)
-	s.BoolVar(p, name, value, usage)
+	return newVar(func(p *bool) { s.BoolVar(p, name, value, usage) })
+}
+
+func newVar[T any](declare func(p *T)) *T {
+	p := new(T)
+	declare(p)
 	return p
 }
 
