@@ -132,17 +132,15 @@ func serve(args []string) error {
 	e.Handle("/ws", svc)
 	reg.MustRegister(admin.NewEngineCollector(e, cfg.MaxConns), admin.NewRoomCollector(svc))
 
-	var adm *admin.Server
-	if o.adminAddr != "" {
-		adm = admin.New(admin.Config{Addr: o.adminAddr, Registry: reg, Logger: log})
-		adm.AddCheck("store", st.Health)
-		adm.Handle("GET /debug/stats", admin.DebugStats(e))
-		adm.Handle("POST /debug/gc", admin.DebugGC())
-	}
+	// Readiness checks: one line per subsystem that can fail.
+	adm := admin.New(admin.Config{Addr: o.adminAddr, Registry: reg, Logger: log})
+	adm.AddCheck("store", st.Health)
+	adm.Handle("GET /debug/stats", admin.DebugStats(e))
+	adm.Handle("POST /debug/gc", admin.DebugGC())
 	if err := e.Start(); err != nil {
 		return err
 	}
-	if adm != nil {
+	if o.adminAddr != "" {
 		if err := adm.Start(); err != nil {
 			e.Shutdown(context.Background())
 			return fs.Errorf("admin-addr", "%v", err)
@@ -154,9 +152,7 @@ func serve(args []string) error {
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
 	log.Info("shutting down", "signal", s.String(), "timeout", o.shutdownTimeout.String())
-	if adm != nil {
-		adm.StartDraining() // /readyz fails before the listener closes
-	}
+	adm.StartDraining() // /readyz fails before the listener closes
 	ctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
 	if err := e.Shutdown(ctx); err != nil {
