@@ -51,7 +51,7 @@ func TestCountsAddAndReport(t *testing.T) {
 	}
 	var md strings.Builder
 	WriteMarkdown(&md, r)
-	for _, want := range []string{"acked 100 msgs/s", "through 4 reconnects with since: 1 gaps", "FAILED: seq check failed", "**Machine: quiet.**"} {
+	for _, want := range []string{"acked 100 msgs/s", "through 4 reconnects with since (0 unacked publishes retried with their id): 1 gaps", "FAILED: seq check failed", "**Machine: quiet.**"} {
 		if !strings.Contains(md.String(), want) {
 			t.Errorf("report lacks %q", want)
 		}

@@ -46,6 +46,7 @@ type Summary struct {
 	Dups             uint64         `json:"dups"`
 	Undelivered      uint64         `json:"undelivered"`
 	Reconnects       uint64         `json:"reconnects"`
+	Retries          uint64         `json:"retries"`
 	Resets           uint64         `json:"resets"`
 	OtherCPUMax      float64        `json:"other_cpu_cores_max"`
 }
@@ -59,6 +60,7 @@ func (r *Result) Summarize() {
 		s.Dups += rep.Dups
 		s.Undelivered += rep.Undelivered
 		s.Reconnects += rep.Reconnects
+		s.Retries += rep.Retries
 		s.Resets += rep.Resets
 		s.OtherCPUMax = max(s.OtherCPUMax, rep.OtherCPUCores)
 		if rep.Failure != "" {
@@ -82,7 +84,8 @@ const method = "Each repetition starts switchboard afresh, creates the rooms, an
 	"rooms. From one agreed instant the workers publish open loop at fixed intervals, users and rooms in turn, each body " +
 	"`{\"t\":<due time>}` (a `typing` frame first, every n-th time); every user sends a `read` receipt after every n-th " +
 	"message it receives; at their own rate users drop their connection, dial again and rejoin every room with `since` " +
-	"set to the last seq they saw. Each member checks that every room's seq goes up by exactly 1 across reconnects " +
+	"set to the last seq they saw, then send again, with the same id, every publish whose ack the dropped connection " +
+	"never delivered (the server must answer with the first seq and store nothing twice). Each member checks that every room's seq goes up by exactly 1 across reconnects " +
 	"(gaps, duplicates) and times publish (due) → delivery. After the window and a drain, every member's last seq in " +
 	"each room is compared with the room's highest acked seq: anything short is undelivered. Acked msgs/s is acks " +
 	"received in the window divided by its length. \"Other CPU\" is what the rest of the machine used (over %.1f cores: noisy)."
@@ -111,7 +114,7 @@ func WriteMarkdown(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "| delivery p50 / p99 / p99.9 ms | %s / %s / %s |\n", summary.Text(s.P50MS, "%.3f"), summary.Text(s.P99MS, "%.3f"), summary.Text(s.P999MS, "%.3f"))
 	fmt.Fprintf(w, "| server CPU cores | %s |\n", summary.Text(s.ServerCPUCores, "%.2f"))
 	fmt.Fprintf(w, "| gaps / duplicates / undelivered (all reps) | %d / %d / %d |\n", s.Gaps, s.Dups, s.Undelivered)
-	fmt.Fprintf(w, "| reconnects with since / resets (all reps) | %d / %d |\n", s.Reconnects, s.Resets)
+	fmt.Fprintf(w, "| reconnects with since / publishes retried after one / resets (all reps) | %d / %d / %d |\n", s.Reconnects, s.Retries, s.Resets)
 	if r.Failure != "" {
 		fmt.Fprintf(w, "\n**FAILED:** %s\n", r.Failure)
 	}
@@ -124,9 +127,9 @@ func conclusion(r *Result) string {
 		return fmt.Sprintf("%s: no clean repetition (%s).", r.Name, r.Failure)
 	}
 	out := fmt.Sprintf("%s acked %s msgs/s (median of %d, range %.0f..%.0f) and delivered %s/s, publish→delivery p50 %.3f ms, p99 %.3f ms, "+
-		"through %d reconnects with since: %d gaps, %d duplicates, %d undelivered.",
+		"through %d reconnects with since (%d unacked publishes retried with their id): %d gaps, %d duplicates, %d undelivered.",
 		r.Name, summary.Thousands(s.AckedPerSec.Median), s.Reps, s.AckedPerSec.Min, s.AckedPerSec.Max, summary.Thousands(s.DeliveriesPerSec.Median),
-		s.P50MS.Median, s.P99MS.Median, s.Reconnects, s.Gaps, s.Dups, s.Undelivered)
+		s.P50MS.Median, s.P99MS.Median, s.Reconnects, s.Retries, s.Gaps, s.Dups, s.Undelivered)
 	if r.Failure != "" {
 		out += " Some repetitions FAILED: " + r.Failure
 	}

@@ -51,6 +51,7 @@ type Counts struct {
 	ReadsRecv       uint64            `json:"reads_received"`
 	TypingRecv      uint64            `json:"typing_received"`
 	Reconnects      uint64            `json:"reconnects"`
+	Retries         uint64            `json:"retries"` // publishes sent again after a reconnect, same id
 	ReconnectErrors uint64            `json:"reconnect_errors"`
 	ConnsLost       uint64            `json:"conns_lost"`
 	Errors          uint64            `json:"error_frames"`
@@ -78,6 +79,7 @@ func (c *Counts) add(o Counts) {
 	c.ReadsRecv += o.ReadsRecv
 	c.TypingRecv += o.TypingRecv
 	c.Reconnects += o.Reconnects
+	c.Retries += o.Retries
 	c.ReconnectErrors += o.ReconnectErrors
 	c.ConnsLost += o.ConnsLost
 	c.Errors += o.Errors

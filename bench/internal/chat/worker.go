@@ -101,9 +101,10 @@ type client struct {
 	user  string
 	rooms []string
 
-	mu     sync.Mutex // guards conn writes and conn itself
-	conn   *wsclient.Conn
-	joined map[string]bool // rooms answered since the last (re)connect; reader only
+	mu      sync.Mutex // guards conn writes, conn itself and pending
+	conn    *wsclient.Conn
+	pending map[string]string // publish frames by id, sent and not yet acked
+	joined  map[string]bool   // rooms answered since the last (re)connect; reader only
 
 	lastSeq map[string]uint64 // reader only, except after the run
 	resync  map[string]bool   // a reset came: the next joined sets lastSeq; reader only
@@ -181,7 +182,7 @@ func RunWorker(args []string, stdin io.Reader, stdout io.Writer) error {
 // joined.
 func (w *worker) connectAll() error {
 	for i := w.cfg.lo; i < w.cfg.hi; i++ {
-		c := &client{w: w, user: "u" + strconv.Itoa(i), lastSeq: map[string]uint64{}, resync: map[string]bool{}}
+		c := &client{w: w, user: "u" + strconv.Itoa(i), lastSeq: map[string]uint64{}, resync: map[string]bool{}, pending: map[string]string{}}
 		for _, r := range userRooms(i, w.cfg.rooms, w.cfg.roomsPerUser) {
 			c.rooms = append(c.rooms, RoomName(r))
 		}
@@ -317,6 +318,9 @@ func (c *client) frame(p []byte, now time.Time, joinedAll chan struct{}) {
 			}
 		}
 	case "ack":
+		c.mu.Lock()
+		delete(c.pending, chatframe.String(p, `"id":`))
+		c.mu.Unlock()
 		inWindow := w.started.Load() && !now.Before(w.window.warmupEnd) && now.Before(w.window.end)
 		seq, _ := chatframe.Int(p, `"seq":`)
 		w.mu.Lock()
@@ -367,7 +371,32 @@ func (c *client) reconnect() {
 		c.w.count(func(k *Counts) { k.ReconnectErrors++; k.LastError = c.user + " reconnect: " + err.Error() })
 		return
 	}
+	// Publishes whose ack the dropped connection never delivered are sent
+	// again with the same id, as a client must: the server answers a
+	// stored one with its seq and stores a lost one now, never twice.
+	c.mu.Lock()
+	var retry []string
+	for _, f := range c.pending {
+		retry = append(retry, f)
+	}
+	c.mu.Unlock()
+	for _, f := range retry {
+		if c.send(f) == nil {
+			c.w.count(func(k *Counts) { k.Retries++ })
+		}
+	}
 	c.w.count(func(k *Counts) { k.Reconnects++ })
+}
+
+// publish sends a publish frame and keeps it until its ack.
+func (c *client) publish(id, frame string) error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.conn == nil {
+		return errors.New("not connected")
+	}
+	c.pending[id] = frame
+	return c.conn.WriteMessage(ws.OpText, []byte(frame))
 }
 
 // run drives the mix from start: open-loop publishes (with typing before
@@ -411,7 +440,7 @@ func (w *worker) run(start time.Time) report {
 				_ = c.send(`{"type":"typing","room":` + strconv.Quote(room) + `}`)
 			}
 			id := w.cfg.src.String() + "-" + strconv.Itoa(k)
-			err := c.send(`{"type":"publish","room":` + strconv.Quote(room) + `,"id":"` + id + `","body":{"t":` + strconv.FormatInt(due.UnixNano(), 10) + `}}`)
+			err := c.publish(id, `{"type":"publish","room":`+strconv.Quote(room)+`,"id":"`+id+`","body":{"t":`+strconv.FormatInt(due.UnixNano(), 10)+`}}`)
 			w.count(func(k *Counts) {
 				if err != nil {
 					k.SkippedDown++
