@@ -39,8 +39,8 @@ type Load struct {
 // Describe says in words what load a run applied.
 func (l Load) Describe() string {
 	return fmt.Sprintf("%d users (one connection each) in %d rooms, %d rooms per user (about %d members per room); "+
-		"%g publishes/s in total (open loop, a typing frame before every %d-th), a read receipt after every %d-th message "+
-		"received, %g reconnects/s resuming every room with since; %gs warmup + %gs measured; %d worker processes",
+		"%g publishes/s in total (open loop, a typing frame before one publish in %d), a read receipt for one message "+
+		"received in %d, %g reconnects/s resuming every room with since; %gs warmup + %gs measured; %d worker processes",
 		l.Users, l.Rooms, l.RoomsPerUser, l.Users*l.RoomsPerUser/max(l.Rooms, 1), l.PublishRate, l.TypingEvery, l.ReadEvery,
 		l.ReconnectRate, l.WarmupSeconds, l.DurationSeconds, l.Clients)
 }
