@@ -23,6 +23,13 @@
 // on that worker) reads the store up to the last seq handed to fan-out and
 // receives everything later live: no gap, no duplicate, no buffering.
 //
+// # Metrics
+//
+// Service.Metrics returns lock-free counters: messages published, fan-out
+// deliveries, and a publish→ack latency histogram with fixed buckets
+// (LatencyBounds) whose difference between two snapshots gives a windowed
+// p99 (Histogram.Quantile).
+//
 // # Buffers
 //
 // A message is encoded once into a reference-counted engine.Frame that

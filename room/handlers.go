@@ -250,6 +250,7 @@ func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFr
 	if m == nil {
 		return errNotJoined
 	}
+	start := time.Now()
 	body := append(json.RawMessage(nil), f.Body...)
 	stored, dup, err := s.st.Append(ctx, store.Message{Room: f.Room, ID: f.ID, From: ss.user, Body: body})
 	if err != nil {
@@ -260,11 +261,13 @@ func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFr
 		Room string `json:"room"`
 		Seq  uint64 `json:"seq"`
 	}{f.ID, f.Room, stored.Seq})
+	s.counters.observeAck(time.Since(start))
 	if dup {
 		return nil
 	}
+	s.counters.published.Add(1)
 	frame := protocol.AppendMessageFrame(nil, chatMessage(&stored))
-	m.lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
+	s.counters.deliveries.Add(uint64(m.lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))))
 	return nil
 }
 

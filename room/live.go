@@ -148,23 +148,24 @@ func (lr *liveRoom) sessionsOfLocked(user string) []*session {
 }
 
 // publish hands a stored message's frame to fan-out in seq order. It takes
-// over the caller's reference to f.
-func (lr *liveRoom) publish(e *engine.Engine, seq uint64, f *engine.Frame) {
+// over the caller's reference to f. It returns how many member connections
+// the frames it handed over (f, and any parked run f completed) went to.
+func (lr *liveRoom) publish(e *engine.Engine, seq uint64, f *engine.Frame) (recipients int) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	if seq < lr.next {
 		f.Release() // already delivered (cannot happen for a fresh seq)
-		return
+		return 0
 	}
 	lr.parked[seq] = f
 	for {
 		next, ok := lr.parked[lr.next]
 		if !ok {
-			return
+			return recipients
 		}
 		delete(lr.parked, lr.next)
 		lr.next++
-		lr.deliverLocked(e, next, "")
+		recipients += lr.deliverLocked(e, next, "")
 		next.Release()
 	}
 }
@@ -182,12 +183,14 @@ func (lr *liveRoom) broadcast(e *engine.Engine, payload []byte, skipUser string)
 
 // deliverLocked submits f to every member's worker: one task per worker
 // that has members, never a goroutine per recipient. The member lists are
-// immutable snapshots, so the tasks need no lock.
-func (lr *liveRoom) deliverLocked(e *engine.Engine, f *engine.Frame, skipUser string) {
+// immutable snapshots, so the tasks need no lock. It returns the number of
+// member connections (skipUser's included) the frame was handed to.
+func (lr *liveRoom) deliverLocked(e *engine.Engine, f *engine.Frame, skipUser string) (recipients int) {
 	for w, members := range lr.byWorker {
 		if len(members) == 0 {
 			continue
 		}
+		recipients += len(members)
 		f.Retain()
 		e.Submit(w, func() {
 			for _, s := range members {
@@ -198,4 +201,5 @@ func (lr *liveRoom) deliverLocked(e *engine.Engine, f *engine.Frame, skipUser st
 			f.Release()
 		})
 	}
+	return recipients
 }

@@ -149,6 +149,8 @@ type Service struct {
 	rooms   registry
 	invites inviteSigner
 	users   *userLimits
+
+	counters counters // see Metrics
 }
 
 // New returns the chat service for e. Register it with e.Handle("/ws", s).
