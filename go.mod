@@ -3,6 +3,7 @@ module github.com/switchboard-chat/switchboard
 go 1.26.0
 
 require (
+	github.com/chromedp/chromedp v0.23.0
 	github.com/cloudwego/netpoll v0.7.2
 	github.com/coder/websocket v1.8.14
 	github.com/gobwas/ws v1.4.0
@@ -15,7 +16,9 @@ require (
 
 require (
 	github.com/bytedance/gopkg v0.1.1 // indirect
+	github.com/chromedp/cdproto v0.159.0 // indirect
 	github.com/cloudwego/gopkg v0.1.4 // indirect
+	github.com/go-json-experiment/json v0.0.0-20260213210345-44df1a37e875 // indirect
 	github.com/gobwas/httphead v0.1.0 // indirect
 	github.com/gobwas/pool v0.2.1 // indirect
 	golang.org/x/text v0.14.0 // indirect

@@ -57,14 +57,15 @@ func (e *Engine) HandleHTTP(path string, h HTTPHandler) {
 	e.pages[path] = h
 }
 
-// StaticHTTP returns a handler for fixed content. The answer is built once,
-// with a strong ETag derived from body (SHA-256) and cacheControl as its
-// Cache-Control, so a revalidating browser gets 304 and no body. body must
-// never change afterwards.
-func StaticHTTP(contentType, cacheControl string, body []byte) HTTPHandler {
-	sum := sha256.Sum256(body)
-	resp := HTTPResponse{ContentType: contentType, CacheControl: cacheControl,
-		ETag: `"` + hex.EncodeToString(sum[:12]) + `"`, Body: body}
+// StaticHTTP returns a handler that answers every request with resp, for
+// fixed content. When resp.ETag is empty it is set to a strong tag derived
+// from the body (SHA-256), so a revalidating browser gets 304 and no body.
+// resp.Body must never change afterwards.
+func StaticHTTP(resp HTTPResponse) HTTPHandler {
+	if resp.ETag == "" {
+		sum := sha256.Sum256(resp.Body)
+		resp.ETag = `"` + hex.EncodeToString(sum[:12]) + `"`
+	}
 	return func(*protocol.Request) HTTPResponse { return resp }
 }
 

@@ -37,7 +37,7 @@ func rawHTTP(t *testing.T, e *Engine, request string) (*http.Response, []byte) {
 
 func TestHandleHTTP(t *testing.T) {
 	page := bytes.Repeat([]byte("<p>switchboard</p>\n"), 20000) // 380 KB: more than a socket buffer
-	static := StaticHTTP("text/html; charset=utf-8", "no-cache", page)
+	static := StaticHTTP(HTTPResponse{ContentType: "text/html; charset=utf-8", CacheControl: "no-cache", Body: page})
 	etag := static(nil).ETag
 	forEachBackend(t, func(t *testing.T, backend string) {
 		e := startEngineRoutes(t, backend, nil, func(e *Engine) {
@@ -104,10 +104,10 @@ func TestHandleHTTPConflicts(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.Handle("/ws", Echo{})
-	e.HandleHTTP("/", StaticHTTP("text/plain", "", nil))
+	e.HandleHTTP("/", StaticHTTP(HTTPResponse{}))
 	for name, f := range map[string]func(){
-		"page on a WebSocket route": func() { e.HandleHTTP("/ws", StaticHTTP("text/plain", "", nil)) },
-		"page on /healthz":          func() { e.HandleHTTP("/healthz", StaticHTTP("text/plain", "", nil)) },
+		"page on a WebSocket route": func() { e.HandleHTTP("/ws", StaticHTTP(HTTPResponse{})) },
+		"page on /healthz":          func() { e.HandleHTTP("/healthz", StaticHTTP(HTTPResponse{})) },
 		"WebSocket route on a page": func() { e.Handle("/", Echo{}) },
 	} {
 		func() {

@@ -20,6 +20,7 @@ import (
 
 	"github.com/switchboard-chat/switchboard/engine"
 	"github.com/switchboard-chat/switchboard/poller"
+	"github.com/switchboard-chat/switchboard/web"
 )
 
 func serve(args []string) error {
@@ -41,6 +42,7 @@ func serve(args []string) error {
 	fs.IntVar(&cfg.OutboundBudget, "outbound-budget", 4<<20, "bytes queued per client before it is closed as a slow consumer")
 	fs.BoolVar(&cfg.Compression, "compression", false, "negotiate permessage-deflate")
 	echo := fs.Bool("echo", false, "serve an RFC 6455 echo endpoint at /echo")
+	dashboard := fs.Bool("dashboard", true, "serve the live dashboard at /dashboard (the chat page at / is always served)")
 	var chat chatFlags
 	chat.register(fs)
 	adminAddr := fs.String("admin-addr", "", "admin listener for /debug/stats, /debug/gc and /debug/pprof (empty: off)")
@@ -79,6 +81,11 @@ func serve(args []string) error {
 	}
 	defer svc.Close()
 	e.Handle("/ws", svc)
+	site, err := web.Register(web.Options{Engine: e, Chat: svc.Metrics, Auth: chat.authMode, NoDashboard: !*dashboard})
+	if err != nil {
+		return err
+	}
+	defer site.Close()
 	if err := e.Start(); err != nil {
 		return err
 	}
