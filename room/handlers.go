@@ -295,9 +295,18 @@ func (s *Service) history(ctx context.Context, ss *session, f *protocol.ClientFr
 	return nil
 }
 
-// maxMembersPage caps a members page: large rooms are paged, never sent
-// whole.
+// maxMembersPage caps a members or rooms page: large rooms are paged,
+// never sent whole.
 const maxMembersPage = 200
+
+// pageLimit is the size of a members or rooms page: the client's limit, or
+// the most when it asked for none or more.
+func pageLimit(asked int) int {
+	if asked == 0 || asked > maxMembersPage {
+		return maxMembersPage
+	}
+	return asked
+}
 
 // memberInfo is one entry of a members page.
 type memberInfo struct {
@@ -313,11 +322,7 @@ func (s *Service) members(ctx context.Context, ss *session, f *protocol.ClientFr
 	if m == nil {
 		return errNotJoined
 	}
-	limit := f.Limit
-	if limit == 0 || limit > maxMembersPage {
-		limit = maxMembersPage
-	}
-	list, more, err := s.st.Members(ctx, f.Room, f.After, limit)
+	list, more, err := s.st.Members(ctx, f.Room, f.After, pageLimit(f.Limit))
 	if err != nil {
 		return err
 	}
@@ -351,11 +356,7 @@ type roomInfo struct {
 // those the user is a member of) in id order, with how many users are
 // connected to each on this instance. It needs no join.
 func (s *Service) listRooms(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
-	limit := f.Limit
-	if limit == 0 || limit > maxMembersPage {
-		limit = maxMembersPage
-	}
-	list, more, err := s.st.ListRooms(ctx, ss.user, f.After, limit)
+	list, more, err := s.st.ListRooms(ctx, ss.user, f.After, pageLimit(f.Limit))
 	if err != nil {
 		return err
 	}

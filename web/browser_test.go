@@ -10,11 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/switchboard-chat/switchboard/engine/auth"
+	"github.com/switchboard-chat/switchboard/room"
 )
 
 // The browser tests drive Debian's chromium through the DevTools protocol
@@ -279,6 +283,35 @@ func TestBrowserChat(t *testing.T) {
 	dash.waitFor("dashboard numbers", `document.getElementById('v-connections').textContent === '2' && document.getElementById('v-p99').textContent !== '–'`)
 	dash.waitFor("a sparkline", `document.getElementById('s-connections').getAttribute('points').split(' ').length >= 3`)
 	dash.screenshot(filepath.Join(dir, "dashboard.png"))
+}
+
+// TestBrowserTokenLogin: with --auth jwt the page asks for a token and
+// sends it as the subprotocol bearer.<token>; a token the server refuses
+// brings the login back with a reason, a good one gets in.
+func TestBrowserTokenLogin(t *testing.T) {
+	browser := startBrowser(t)
+	secret := []byte("a test secret of 32 bytes or so!")
+	v, err := auth.NewVerifier(auth.Config{Secret: secret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := startChatServer(t, "jwt", func(_ *Options, c *room.Config) { c.Auth = v })
+	forger, _ := auth.NewSigner([]byte("not the server's secret, 32 byte"))
+	forged, _ := forger.Mint("mallory", "", time.Hour)
+	signer, _ := auth.NewSigner(secret)
+	good, _ := signer.Mint("carol", "", time.Hour)
+
+	p := openPage(t, browser, "carol", "http://"+srv.addr+"/")
+	p.waitFor("the token form", `!document.getElementById('login').hidden && !document.getElementById('login-token').hidden`)
+	p.do(chromedp.SendKeys(chromedp.CSS("#token"), forged), chromedp.Click(chromedp.CSS("#login-form button")))
+	p.waitFor("the refusal", `document.getElementById('login-error').textContent.includes('Check the token')`)
+	p.do(chromedp.SetValue(chromedp.CSS("#token"), "Bearer "+good), chromedp.Click(chromedp.CSS("#login-form button")))
+	p.waitFor("carol in the lobby", `window.switchboard.user === 'carol' && window.switchboard.room('lobby')?.joined`)
+	if url := evalIn[string](p, `location.href`); strings.Contains(url, good) {
+		t.Fatalf("the token is in the address bar: %s", url)
+	}
+	p.say("signed in with a token")
+	p.waitFor("stored", `window.switchboard.room('lobby').lastSeq === 1`)
 }
 
 // cutProxy forwards TCP to the server and can drop off the network: cut

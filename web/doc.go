@@ -2,8 +2,8 @@
 // its public listener (engine.HandleHTTP): the chat page at /, and the live
 // dashboard at /dashboard with its numbers as JSON at /dashboard/stats.
 //
-// The page is plain JavaScript in static/, embedded into the binary with
-// go:embed: no CDN, no build step, nothing fetched from elsewhere. It speaks
+// The page is plain JavaScript in static/, embedded into the binary (the
+// embed package): no CDN, no build step, nothing fetched from elsewhere. It speaks
 // the chat protocol of docs/protocol.md over /ws like any other client.
 //
 // # Concurrency

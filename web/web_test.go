@@ -34,7 +34,7 @@ type chatServer struct {
 
 // startChatServer runs what `serve` runs: the engine, the chat service on
 // the memory store, and this package's pages, on a free loopback port.
-func startChatServer(t testing.TB, authMode string, mutate ...func(*Options)) *chatServer {
+func startChatServer(t testing.TB, authMode string, mutate ...func(*Options, *room.Config)) *chatServer {
 	t.Helper()
 	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
 	e, err := engine.New(engine.Config{Addr: "127.0.0.1:0", Loops: 2, Workers: 4, Logger: quiet,
@@ -46,15 +46,17 @@ func startChatServer(t testing.TB, authMode string, mutate ...func(*Options)) *c
 	if err != nil {
 		t.Fatal(err)
 	}
-	svc, err := room.New(e, room.Config{Store: st, Logger: quiet})
+	opts := Options{Engine: e, Auth: authMode}
+	rcfg := room.Config{Store: st, Logger: quiet}
+	for _, m := range mutate {
+		m(&opts, &rcfg)
+	}
+	svc, err := room.New(e, rcfg)
 	if err != nil {
 		t.Fatal(err)
 	}
 	e.Handle("/ws", svc)
-	opts := Options{Engine: e, Chat: svc.Metrics, Auth: authMode}
-	for _, m := range mutate {
-		m(&opts)
-	}
+	opts.Chat = svc.Metrics
 	site, err := Register(opts)
 	if err != nil {
 		t.Fatal(err)
@@ -150,7 +152,7 @@ func TestDashboardStatsAndSwitch(t *testing.T) {
 		t.Fatalf("config %s", cfg)
 	}
 
-	off := startChatServer(t, "none", func(o *Options) { o.NoDashboard = true })
+	off := startChatServer(t, "none", func(o *Options, _ *room.Config) { o.NoDashboard = true })
 	for _, path := range []string{"/dashboard", "/dashboard/stats", "/dashboard.js"} {
 		if resp, _ := get(t, "GET", "http://"+off.addr+path, nil); resp.StatusCode != 404 {
 			t.Fatalf("dashboard off: GET %s = %d, want 404", path, resp.StatusCode)
