@@ -19,6 +19,7 @@ import (
 
 	"github.com/switchboard-chat/switchboard/engine/auth"
 	"github.com/switchboard-chat/switchboard/room"
+	"github.com/switchboard-chat/switchboard/store"
 )
 
 // The browser tests drive Debian's chromium through the DevTools protocol
@@ -312,6 +313,71 @@ func TestBrowserTokenLogin(t *testing.T) {
 	}
 	p.say("signed in with a token")
 	p.waitFor("stored", `window.switchboard.room('lobby').lastSeq === 1`)
+}
+
+// TestBrowserHistoryAndOrderBuffer: a room with more history than a join
+// brings pages back through it by scrolling up; and the page's order
+// buffer holds a message that comes early until the gap before it fills,
+// and drops one it has already shown.
+func TestBrowserHistoryAndOrderBuffer(t *testing.T) {
+	browser := startBrowser(t)
+	srv := startChatServer(t, "none")
+	ctx := context.Background()
+	if _, err := srv.st.CreateRoom(ctx, store.Room{ID: "archive", CreatedBy: "dave"}); err != nil {
+		t.Fatal(err)
+	}
+	const stored = 130
+	for i := 1; i <= stored; i++ {
+		if _, _, err := srv.st.Append(ctx, store.Message{Room: "archive", ID: fmt.Sprint("m", i), From: "dave",
+			Body: json.RawMessage(fmt.Sprintf(`{"text":"message %d"}`, i))}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p := openPage(t, browser, "erin", "http://"+srv.addr+"/?user=erin")
+	p.waitFor("the room list", `document.querySelector('#room-list [data-room="archive"]')`)
+	p.do(chromedp.Click(chromedp.CSS(`#room-list [data-room="archive"]`)))
+	p.waitFor("the last 50", `window.switchboard.room('archive')?.seqs.length === 50`)
+	for range 10 {
+		if evalIn[int](p, `window.switchboard.room('archive').seqs.length`) == stored {
+			break
+		}
+		n := evalIn[int](p, `window.switchboard.room('archive').seqs.length`)
+		evalIn[bool](p, `document.getElementById('messages').scrollTop = 0;
+			document.getElementById('messages').dispatchEvent(new Event('scroll'))`)
+		p.waitFor("an older page", fmt.Sprintf(`window.switchboard.room('archive').seqs.length > %d`, n))
+	}
+	seqs := evalIn[[]int](p, `window.switchboard.room('archive').seqs`)
+	if len(seqs) != stored || seqs[0] != 1 || !slices.IsSorted(seqs) {
+		t.Fatalf("after scrolling up: %d seqs from %v, want 1..%d in order", len(seqs), seqs[:min(3, len(seqs))], stored)
+	}
+	if got := evalIn[string](p, `document.querySelector('#message-list .msg .text').textContent`); got != "message 1" {
+		t.Fatalf("the top message is %q", got)
+	}
+	if more := evalIn[bool](p, `!!document.querySelector('#older button')`); more {
+		t.Fatal("still offers older messages at seq 1")
+	}
+
+	// The order buffer, fed frames as if from the server: 132 before 131.
+	msg := func(seq int) string {
+		return fmt.Sprintf(`window.switchboard.receive({type: 'message', room: 'archive', seq: %d, id: 'x%d', from: 'dave',
+			body: {text: 'message %d'}, ts: new Date().toISOString()})`, seq, seq, seq)
+	}
+	evalIn[any](p, msg(stored+2))
+	if r := evalIn[map[string]any](p, `window.switchboard.room('archive')`); r["lastSeq"] != float64(stored) ||
+		fmt.Sprint(r["pending"]) != fmt.Sprint([]any{float64(stored + 2)}) {
+		t.Fatalf("after an early message: %v", r)
+	}
+	evalIn[any](p, msg(stored+1))
+	evalIn[any](p, msg(stored+1)) // a duplicate
+	evalIn[any](p, msg(stored-5)) // an old one
+	r := evalIn[map[string]any](p, `window.switchboard.room('archive')`)
+	if r["lastSeq"] != float64(stored+2) || len(r["pending"].([]any)) != 0 || len(r["seqs"].([]any)) != stored+2 {
+		t.Fatalf("after the gap filled: lastSeq %v, pending %v, %d seqs", r["lastSeq"], r["pending"], len(r["seqs"].([]any)))
+	}
+	texts := p.texts()
+	if want := []string{"message 130", "message 131", "message 132"}; !slices.Equal(texts[len(texts)-3:], want) {
+		t.Fatalf("the page ends with %q, want %q", texts[len(texts)-3:], want)
+	}
 }
 
 // cutProxy forwards TCP to the server and can drop off the network: cut

@@ -27,6 +27,7 @@ func TestMain(m *testing.M) {
 
 type chatServer struct {
 	addr string
+	st   *memory.Store
 	e    *engine.Engine
 	svc  *room.Service
 	site *Site
@@ -71,7 +72,7 @@ func startChatServer(t testing.TB, authMode string, mutate ...func(*Options, *ro
 		site.Close()
 		svc.Close()
 	})
-	return &chatServer{addr: e.Addr().String(), e: e, svc: svc, site: site}
+	return &chatServer{addr: e.Addr().String(), st: st, e: e, svc: svc, site: site}
 }
 
 func get(t *testing.T, method, url string, header map[string]string) (*http.Response, string) {

@@ -923,8 +923,10 @@ async function main() {
   showLogin();
 }
 
-// Read-only hooks for tests and curious people: what this page believes.
+// Hooks for tests and curious people: what this page believes, and
+// receive(frame), which handles a frame as if the server had sent it.
 window.switchboard = {
+  receive: (f) => onFrame(f),
   get user() { return S.me; },
   get connected() { return S.open; },
   room(id) {
