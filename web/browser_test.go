@@ -280,6 +280,9 @@ func TestBrowserChat(t *testing.T) {
 	alice.do(chromedp.Click(chromedp.CSS(`#room-list [data-room="lobby"]`)), chromedp.SendKeys(chromedp.CSS("#text"), "one more thing"))
 	bob.waitFor("alice typing in the lobby", `document.getElementById('typing').textContent === 'alice is typing…'`)
 	bob.screenshot(filepath.Join(dir, "chat.png"))
+	// A fresh publish, so the dashboard's 10 s latency window has one.
+	alice.do(chromedp.Click(chromedp.CSS("#send")))
+	bob.waitFor("one more thing", `[...document.querySelectorAll('#message-list .text')].some(e => e.textContent === 'one more thing')`)
 	dash := openPage(t, browser, "dashboard", base+"/dashboard")
 	dash.waitFor("dashboard numbers", `document.getElementById('v-connections').textContent === '2' && document.getElementById('v-p99').textContent !== '–'`)
 	dash.waitFor("a sparkline", `document.getElementById('s-connections').getAttribute('points').split(' ').length >= 3`)
