@@ -76,7 +76,7 @@ var errPageMethod = &protocol.HTTPError{Status: 405, Reason: "method not allowed
 func (e *Engine) serveHTTP(c *Conn, req *protocol.Request) {
 	h := e.pages[string(req.Path)]
 	if h == nil {
-		e.stats.handshakeFailures.Add(1)
+		e.handshakeFailed(404)
 		e.reply(c, protocol.AppendHTTPResponse(nil, 404, "text/plain; charset=utf-8", "", []byte("not found\n")))
 		return
 	}

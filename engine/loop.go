@@ -98,8 +98,9 @@ func (e *Engine) readHandshake(c *Conn, data []byte) (int, bool) {
 		return take, false
 	}
 	if err != nil {
-		e.stats.handshakeFailures.Add(1)
-		e.reply(c, protocol.AppendHTTPError(nil, err.(*protocol.HTTPError)))
+		herr := err.(*protocol.HTTPError)
+		e.handshakeFailed(herr.Status)
+		e.reply(c, protocol.AppendHTTPError(nil, herr))
 		return len(data), false
 	}
 	// Bytes after the request in this read belong to the frame stream.
@@ -125,13 +126,13 @@ func (e *Engine) readHandshake(c *Conn, data []byte) (int, bool) {
 		return len(data), false
 	}
 	if herr := protocol.ValidateUpgrade(&req, &e.hsCfg); herr != nil {
-		e.stats.handshakeFailures.Add(1)
+		e.handshakeFailed(herr.Status)
 		e.reply(c, protocol.AppendHTTPError(nil, herr))
 		return len(data), false
 	}
 	value, herr := app.Accept(&req)
 	if herr != nil {
-		e.stats.handshakeFailures.Add(1)
+		e.handshakeFailed(herr.Status)
 		e.reply(c, protocol.AppendHTTPError(nil, herr))
 		return len(data), false
 	}

@@ -23,16 +23,16 @@
 // on that worker) reads the store up to the last seq handed to fan-out and
 // receives everything later live: no gap, no duplicate, no buffering.
 //
-// # Metrics
-//
-// Service.Metrics returns lock-free counters: messages published, fan-out
-// deliveries, and a publish→ack latency histogram with fixed buckets
-// (LatencyBounds) whose difference between two snapshots gives a windowed
-// p99 (Histogram.Quantile).
-//
 // # Buffers
 //
 // A message is encoded once into a reference-counted engine.Frame that
 // every recipient shares. Client frames are borrowed from the engine; a body
 // kept for the store is copied first.
+//
+// # Stats and shutdown
+//
+// Service.Stats reports publishes, fan-out deliveries and drops, and the
+// publish-to-ack latency histogram, from atomics: one add per fan-out task
+// (per worker), never per recipient. As an engine.Drainer, the Service
+// sends each client a goaway frame with its reconnect delay at shutdown.
 package room

@@ -246,11 +246,11 @@ func (s *Service) leave(ss *session, room string) {
 // it to fan-out in seq order. A retried id is acked with its first seq and
 // not delivered again.
 func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
+	start := time.Now()
 	m := ss.rooms[f.Room]
 	if m == nil {
 		return errNotJoined
 	}
-	start := time.Now()
 	body := append(json.RawMessage(nil), f.Body...)
 	stored, dup, err := s.st.Append(ctx, store.Message{Room: f.Room, ID: f.ID, From: ss.user, Body: body})
 	if err != nil {
@@ -261,13 +261,13 @@ func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFr
 		Room string `json:"room"`
 		Seq  uint64 `json:"seq"`
 	}{f.ID, f.Room, stored.Seq})
-	s.counters.observeAck(time.Since(start))
+	s.stats.ack.observe(time.Since(start))
 	if dup {
 		return nil
 	}
-	s.counters.published.Add(1)
+	s.stats.published.Add(1)
 	frame := protocol.AppendMessageFrame(nil, chatMessage(&stored))
-	s.counters.deliveries.Add(uint64(m.lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))))
+	m.lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
 	return nil
 }
 

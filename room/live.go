@@ -21,6 +21,7 @@ const registryShards = 64
 // a leaf).
 type registry struct {
 	seed   maphash.Seed
+	stats  *counters // the Service's, shared with every live room
 	shards [registryShards]struct {
 		mu    sync.Mutex
 		rooms map[string]*liveRoom
@@ -38,8 +39,9 @@ type registry struct {
 // order, and a join (which runs on the joiner's worker) sees exactly the
 // messages up to next-1 through the store and everything later live.
 type liveRoom struct {
-	id   string
-	refs int // sessions joined; guarded by the registry shard's mu
+	id    string
+	refs  int       // sessions joined; guarded by the registry shard's mu
+	stats *counters // the Service's
 
 	mu       sync.Mutex
 	next     uint64                   // the seq to hand to fan-out next
@@ -71,7 +73,7 @@ func (r *registry) acquire(ctx context.Context, st store.Store, id string, worke
 	if err != nil {
 		return nil, err
 	}
-	lr := &liveRoom{id: id, refs: 1, next: last + 1, parked: map[uint64]*engine.Frame{},
+	lr := &liveRoom{id: id, refs: 1, stats: r.stats, next: last + 1, parked: map[uint64]*engine.Frame{},
 		byWorker: make([][]*session, workers), users: map[string]int{}}
 	if sh.rooms == nil {
 		sh.rooms = map[string]*liveRoom{}
@@ -148,24 +150,23 @@ func (lr *liveRoom) sessionsOfLocked(user string) []*session {
 }
 
 // publish hands a stored message's frame to fan-out in seq order. It takes
-// over the caller's reference to f. It returns how many member connections
-// the frames it handed over (f, and any parked run f completed) went to.
-func (lr *liveRoom) publish(e *engine.Engine, seq uint64, f *engine.Frame) (recipients int) {
+// over the caller's reference to f.
+func (lr *liveRoom) publish(e *engine.Engine, seq uint64, f *engine.Frame) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	if seq < lr.next {
 		f.Release() // already delivered (cannot happen for a fresh seq)
-		return 0
+		return
 	}
 	lr.parked[seq] = f
 	for {
 		next, ok := lr.parked[lr.next]
 		if !ok {
-			return recipients
+			return
 		}
 		delete(lr.parked, lr.next)
 		lr.next++
-		recipients += lr.deliverLocked(e, next, "")
+		lr.deliverLocked(e, next, "")
 		next.Release()
 	}
 }
@@ -183,23 +184,31 @@ func (lr *liveRoom) broadcast(e *engine.Engine, payload []byte, skipUser string)
 
 // deliverLocked submits f to every member's worker: one task per worker
 // that has members, never a goroutine per recipient. The member lists are
-// immutable snapshots, so the tasks need no lock. It returns the number of
-// member connections (skipUser's included) the frame was handed to.
-func (lr *liveRoom) deliverLocked(e *engine.Engine, f *engine.Frame, skipUser string) (recipients int) {
+// immutable snapshots, so the tasks need no lock.
+func (lr *liveRoom) deliverLocked(e *engine.Engine, f *engine.Frame, skipUser string) {
 	for w, members := range lr.byWorker {
 		if len(members) == 0 {
 			continue
 		}
-		recipients += len(members)
 		f.Retain()
 		e.Submit(w, func() {
+			var sent, dropped uint64
 			for _, s := range members {
-				if s.user != skipUser {
-					s.c.WriteFrame(f) // a slow member is closed by the engine; the room moves on
+				if s.user == skipUser {
+					continue
+				}
+				// A slow member is closed by the engine; the room moves on.
+				if s.c.WriteFrame(f) == nil {
+					sent++
+				} else {
+					dropped++
 				}
 			}
 			f.Release()
+			lr.stats.deliveries.Add(sent)
+			if dropped > 0 {
+				lr.stats.drops.Add(dropped)
+			}
 		})
 	}
-	return recipients
 }

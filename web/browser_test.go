@@ -249,7 +249,7 @@ func TestBrowserChat(t *testing.T) {
 			t.Fatalf("%s holds seqs %v, want 1..6 once each", p.name, seqs)
 		}
 	}
-	if n := srv.svc.Metrics().Published; n != 6 {
+	if n := srv.svc.Stats().Published; n != 6 {
 		t.Fatalf("the server stored %d messages, want 6 (the offline one exactly once)", n)
 	}
 

@@ -37,10 +37,10 @@ type Stats struct {
 
 	MessagesInPerS float64 `json:"messages_in_per_s"` // WebSocket messages received, any route
 	PublishedPerS  float64 `json:"published_per_s"`   // chat messages stored and acked
-	DeliveriesPerS float64 `json:"deliveries_per_s"`  // chat messages handed to members by fan-out
+	DeliveriesPerS float64 `json:"deliveries_per_s"`  // chat frames handed to members by fan-out (messages, presence, typing, reads)
 	BytesInPerS    float64 `json:"bytes_in_per_s"`
 	BytesOutPerS   float64 `json:"bytes_out_per_s"`
-	AckP50Ms       float64 `json:"ack_p50_ms"` // publish→ack, see room.Metrics
+	AckP50Ms       float64 `json:"ack_p50_ms"` // publish→ack, see room.Stats
 	AckP99Ms       float64 `json:"ack_p99_ms"`
 	AcksInWindow   uint64  `json:"acks_in_window"`
 	LatencyWindowS float64 `json:"latency_window_s"`
@@ -60,6 +60,7 @@ type Totals struct {
 	MessagesIn        uint64 `json:"messages_in"`
 	Published         uint64 `json:"published"`
 	Deliveries        uint64 `json:"deliveries"`
+	DeliveryDrops     uint64 `json:"delivery_drops"`
 	SlowConsumers     uint64 `json:"slow_consumers"`
 	Rejected503       uint64 `json:"rejected_503"`
 	HandshakeFailures uint64 `json:"handshake_failures"`
@@ -79,14 +80,14 @@ type History struct {
 type sample struct {
 	at   time.Time
 	eng  engine.Stats
-	chat room.Metrics
+	chat room.Stats
 }
 
 // sampler reads the engine's and the chat layer's counters every interval
 // and publishes the encoded Stats for the event loops to serve.
 type sampler struct {
 	engineStats func() engine.Stats
-	chat        func() room.Metrics
+	chat        func() room.Stats
 	interval    time.Duration
 	start       time.Time
 	memory      []metrics.Sample
@@ -101,7 +102,7 @@ type sampler struct {
 	closeOnce sync.Once
 }
 
-func newSampler(engineStats func() engine.Stats, chat func() room.Metrics, interval time.Duration) *sampler {
+func newSampler(engineStats func() engine.Stats, chat func() room.Stats, interval time.Duration) *sampler {
 	s := &sampler{engineStats: engineStats, chat: chat, interval: interval, start: time.Now(),
 		stop: make(chan struct{}), done: make(chan struct{}),
 		memory: []metrics.Sample{{Name: "/memory/classes/heap/objects:bytes"}, {Name: "/sched/goroutines:goroutines"}}}
@@ -145,8 +146,9 @@ func (s *sampler) tick(now time.Time) {
 		Connections: cur.eng.Conns, Handshaking: cur.eng.Handshaking, Chat: s.chat != nil,
 		RSSBytes: residentBytes(), GoHeapBytes: s.memory[0].Value.Uint64(), Goroutines: int64(s.memory[1].Value.Uint64()),
 		Totals: Totals{Accepted: cur.eng.Accepted, Upgraded: cur.eng.Upgraded, MessagesIn: cur.eng.MessagesIn,
-			Published: cur.chat.Published, Deliveries: cur.chat.Deliveries, SlowConsumers: cur.eng.SlowConsumers,
-			Rejected503: cur.eng.Rejected503, HandshakeFailures: cur.eng.HandshakeFailures,
+			Published: cur.chat.Published, Deliveries: cur.chat.Deliveries, DeliveryDrops: cur.chat.DeliveryDrops,
+			SlowConsumers: cur.eng.SlowConsumers,
+			Rejected503:   cur.eng.Rejected503, HandshakeFailures: cur.eng.HandshakeFailures,
 			ProtocolErrors: cur.eng.ProtocolErrors}}
 	if cur.eng.Conns > 0 {
 		per := st.GoHeapBytes / uint64(cur.eng.Conns)
@@ -166,8 +168,8 @@ func (s *sampler) tick(now time.Time) {
 		window := cur.chat.AckLatency.Sub(oldest.chat.AckLatency)
 		st.LatencyWindowS = now.Sub(oldest.at).Seconds()
 		st.AcksInWindow = window.Count
-		st.AckP50Ms = ms(window.Quantile(0.50))
-		st.AckP99Ms = ms(window.Quantile(0.99))
+		st.AckP50Ms = window.Quantile(0.50) * 1000 // seconds to ms
+		st.AckP99Ms = window.Quantile(0.99) * 1000
 	}
 	s.recent = append(s.recent, cur)
 	if len(s.recent) > latencyWindow {
@@ -199,8 +201,6 @@ func push[T any](list []T, v T) []T {
 	}
 	return list
 }
-
-func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 // residentBytes reads the process's resident set from /proc/self/statm;
 // 0 where it cannot.

@@ -25,7 +25,7 @@ type Options struct {
 	Engine *engine.Engine
 	// Chat gives the chat counters the dashboard shows (deliveries,
 	// publish→ack latency); nil shows the engine's numbers only.
-	Chat func() room.Metrics
+	Chat func() room.Stats
 	// Auth tells the page what to ask for: "none" (a user name, sent as
 	// ?user=, for --auth none) or "jwt" (a token, sent as the subprotocol
 	// bearer.<token>). Default "jwt".

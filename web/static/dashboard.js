@@ -69,6 +69,7 @@ function render(s) {
     ['Messages received', fmtInt.format(t.messages_in)],
     ['Chat messages published', fmtInt.format(t.published)],
     ['Fan-out deliveries', fmtInt.format(t.deliveries)],
+    ['Deliveries dropped (closing)', fmtInt.format(t.delivery_drops)],
     ['Slow consumers closed', fmtInt.format(t.slow_consumers)],
     ['Refused with 503', fmtInt.format(t.rejected_503)],
     ['Handshake failures', fmtInt.format(t.handshake_failures)],
