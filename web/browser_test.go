@@ -383,6 +383,37 @@ func TestBrowserHistoryAndOrderBuffer(t *testing.T) {
 	}
 }
 
+// TestBrowserServerRestart: the server shuts down (goaway with a
+// reconnect delay, then close 1001) and comes back on the same address
+// with the same store; the page reconnects on its own, rejoins with since
+// and shows what was stored meanwhile, in order, once.
+func TestBrowserServerRestart(t *testing.T) {
+	browser := startBrowser(t)
+	srv := startChatServer(t, "none")
+	p := openPage(t, browser, "frank", "http://"+srv.addr+"/?user=frank")
+	p.waitFor("in the lobby", `window.switchboard.room('lobby')?.joined`)
+	p.say("before the restart")
+	p.waitFor("stored", `window.switchboard.room('lobby').lastSeq === 1`)
+
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.e.Shutdown(ctx); err != nil {
+		t.Fatalf("shutdown: %v", err)
+	}
+	p.waitFor("the page sees the restart", `document.getElementById('conn').dataset.state !== 'online'`)
+	if _, _, err := srv.st.Append(ctx, store.Message{Room: "lobby", ID: "x", From: "grace",
+		Body: json.RawMessage(`{"text":"while it restarted"}`)}); err != nil {
+		t.Fatal(err)
+	}
+	startChatServerOn(t, srv.addr, srv.st, "none")
+	p.waitFor("back, with what was missed", `window.switchboard.connected && window.switchboard.room('lobby').lastSeq === 2`)
+	if got := p.texts(); !slices.Equal(got, []string{"before the restart", "while it restarted"}) {
+		t.Fatalf("after the restart the page shows %q", got)
+	}
+	p.say("after the restart")
+	p.waitFor("stored after", `window.switchboard.room('lobby').lastSeq === 3`)
+}
+
 // cutProxy forwards TCP to the server and can drop off the network: cut
 // closes every connection through it and refuses new ones until restore.
 type cutProxy struct {

@@ -38,13 +38,21 @@ type chatServer struct {
 // the memory store, and this package's pages, on a free loopback port.
 func startChatServer(t testing.TB, authMode string, mutate ...func(*Options, *room.Config)) *chatServer {
 	t.Helper()
-	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
-	e, err := engine.New(engine.Config{Addr: "127.0.0.1:0", Loops: 2, Workers: 4, Logger: quiet,
-		Subprotocols: []string{"switchboard.v1"}})
+	st, err := memory.New(memory.Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := memory.New(memory.Options{})
+	return startChatServerOn(t, "127.0.0.1:0", st, authMode, mutate...)
+}
+
+// startChatServerOn is startChatServer at a given address with a given
+// store: a restarted instance that finds its history where it was.
+func startChatServerOn(t testing.TB, addr string, st *memory.Store, authMode string,
+	mutate ...func(*Options, *room.Config)) *chatServer {
+	t.Helper()
+	quiet := slog.New(slog.NewTextHandler(io.Discard, nil))
+	e, err := engine.New(engine.Config{Addr: addr, Loops: 2, Workers: 4, Logger: quiet,
+		Subprotocols: []string{"switchboard.v1"}, ReconnectWindow: 300 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}

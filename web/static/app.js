@@ -43,6 +43,7 @@ const S = {
   awayTimer: 0,
   autoAway: false, // away because the tab was hidden, not by the button
   lastTypingSent: 0,
+  goawayMs: null,  // reconnect delay from the server's goaway frame
   pendingInvite: null, // {room, invite} from an invite link
 };
 
@@ -151,7 +152,11 @@ function onDisconnect(code, reason, wasOpen) {
     return;
   }
   if (wasOpen) S.attempt = 0;
-  const delay = Math.min(RETRY_MAX, RETRY_MIN * 2 ** S.attempt) * (0.75 + Math.random() / 2);
+  let delay = Math.min(RETRY_MAX, RETRY_MIN * 2 ** S.attempt) * (0.75 + Math.random() / 2);
+  if (S.goawayMs !== null) { // the server's own spread of reconnects after a restart
+    delay = S.goawayMs;
+    S.goawayMs = null;
+  }
   S.attempt++;
   S.retryAt = Date.now() + delay;
   S.retryTimer = setTimeout(connect, delay);
@@ -297,6 +302,11 @@ function onFrame(f) {
       r.memberCount = Math.max(0, r.memberCount - 1);
       return renderMembers();
     }
+    case 'goaway':
+      // The server is shutting down and says when to come back; the close
+      // frame (1001) follows.
+      S.goawayMs = f.reconnect_after_ms;
+      return;
     case 'error': return onError(f);
   }
 }
