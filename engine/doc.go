@@ -6,6 +6,11 @@
 // admission control and graceful shutdown. It knows nothing of rooms: an App
 // registered with Engine.Handle gets whole messages.
 //
+// Plain HTTP on the same listener: /healthz, and whatever HandleHTTP
+// registers (GET and HEAD, ETag and 304, Connection: close after every
+// answer). Those handlers run on the event loop, so they serve precomputed
+// bytes or a snapshot kept by another goroutine, and never block.
+//
 // # Concurrency
 //
 // Read side: the event loop that owns a socket parses its bytes in place

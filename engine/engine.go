@@ -42,6 +42,7 @@ type Engine struct {
 	cfg     Config
 	log     *slog.Logger
 	routes  map[string]App
+	pages   map[string]HTTPHandler // plain HTTP answers; see HandleHTTP
 	hsCfg   protocol.HandshakeConfig
 	frame   protocol.FrameConfig
 	deflate protocol.FrameConfig
@@ -82,6 +83,9 @@ func New(cfg Config) (*Engine, error) {
 func (e *Engine) Handle(path string, app App) {
 	if e.started {
 		panic("engine: Handle after Start")
+	}
+	if e.pages[path] != nil {
+		panic("engine: Handle on a path HandleHTTP serves: " + path)
 	}
 	e.routes[path] = app
 }

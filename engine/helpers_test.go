@@ -37,6 +37,13 @@ func quietLogger() *slog.Logger {
 // shuts it down when the test ends.
 func startEngine(t testing.TB, backend string, mutate func(*Config)) *Engine {
 	t.Helper()
+	return startEngineRoutes(t, backend, mutate, nil)
+}
+
+// startEngineRoutes is startEngine with more routes registered by routes
+// before Start.
+func startEngineRoutes(t testing.TB, backend string, mutate func(*Config), routes func(*Engine)) *Engine {
+	t.Helper()
 	cfg := Config{Addr: "127.0.0.1:0", Backend: backend, Loops: 2, Logger: quietLogger()}
 	if mutate != nil {
 		mutate(&cfg)
@@ -46,6 +53,9 @@ func startEngine(t testing.TB, backend string, mutate func(*Config)) *Engine {
 		t.Fatalf("New: %v", err)
 	}
 	e.Handle("/echo", Echo{})
+	if routes != nil {
+		routes(e)
+	}
 	if err := e.Start(); err != nil {
 		t.Fatalf("Start: %v", err)
 	}

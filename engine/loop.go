@@ -122,8 +122,7 @@ func (e *Engine) readHandshake(c *Conn, data []byte) (int, bool) {
 	}
 	app := e.routes[string(req.Path)]
 	if app == nil {
-		e.handshakeFailed(404)
-		e.reply(c, protocol.AppendHTTPResponse(nil, 404, "text/plain; charset=utf-8", "", []byte("not found\n")))
+		e.serveHTTP(c, &req) // a page from HandleHTTP, or 404
 		return len(data), false
 	}
 	if herr := protocol.ValidateUpgrade(&req, &e.hsCfg); herr != nil {
@@ -165,10 +164,14 @@ func (e *Engine) readHandshake(c *Conn, data []byte) (int, bool) {
 }
 
 // reply answers the HTTP request and closes once the answer is written.
-func (e *Engine) reply(c *Conn, resp []byte) {
+func (e *Engine) reply(c *Conn, resp []byte) { e.replyBody(c, resp, nil) }
+
+// replyBody is reply with the body apart from the head, so a shared body
+// is written from where it lies instead of copied.
+func (e *Engine) replyBody(c *Conn, head, body []byte) {
 	releaseHandshake(c)
 	e.stats.handshaking.Add(-1)
-	c.writeHTTP(resp)
+	c.writeHTTP(head, body)
 }
 
 // readFrames parses frames in place and returns the bytes consumed. It stops

@@ -352,10 +352,10 @@ func (c *Conn) slowConsumerLocked() {
 
 // writeHTTP sends a complete HTTP response during the handshake phase and
 // closes the connection once it is written.
-func (c *Conn) writeHTTP(resp []byte) {
+func (c *Conn) writeHTTP(head, body []byte) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
-	c.writeLocked(resp, nil, nil, true)
+	c.writeLocked(head, body, nil, true)
 	c.closeOut = true
 	c.afterFlushLocked()
 }

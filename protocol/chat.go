@@ -56,8 +56,8 @@ type ClientFrame struct {
 	ID      string          `json:"id,omitempty"`      // publish: client message id
 	Body    json.RawMessage `json:"body,omitempty"`    // publish: any JSON value
 	Before  uint64          `json:"before,omitempty"`  // history: page older than this seq
-	After   string          `json:"after,omitempty"`   // members: page after this user
-	Limit   int             `json:"limit,omitempty"`   // history, members: page size
+	After   string          `json:"after,omitempty"`   // members: page after this user; rooms: after this room
+	Limit   int             `json:"limit,omitempty"`   // history, members, rooms: page size
 	Seq     uint64          `json:"seq,omitempty"`     // read: read up to this seq
 	Status  string          `json:"status,omitempty"`  // presence: online or away
 	Private bool            `json:"private,omitempty"` // create
@@ -99,6 +99,7 @@ var clientTypes = map[string]func(f *ClientFrame, l ChatLimits) *ChatError{
 	"members":  needHistory,
 	"revoke":   needRevoke,
 	"publish":  needPublish,
+	"rooms":    needPage,
 }
 
 // DecodeClientFrame parses and checks one client text message. It never
@@ -154,6 +155,14 @@ func needHistory(f *ClientFrame, l ChatLimits) *ChatError {
 	if err := needRoom(f, l); err != nil {
 		return err
 	}
+	if f.Limit < 0 {
+		return chatErr(CodeBadRequest, "limit must not be negative")
+	}
+	return nil
+}
+
+// needPage checks a page request that names no room (rooms).
+func needPage(f *ClientFrame, _ ChatLimits) *ChatError {
 	if f.Limit < 0 {
 		return chatErr(CodeBadRequest, "limit must not be negative")
 	}

@@ -55,6 +55,7 @@ const (
 	seenKey
 	seenAuth
 	seenProtocols
+	seenIfNoneMatch
 )
 
 // HandshakeParser parses one HTTP/1.1 request incrementally. It stores only
@@ -77,8 +78,8 @@ type HandshakeParser struct {
 	deflate   bool
 	proto     int16 // index+1 into cfg.Protocols of the selected subprotocol, 0 = none
 
-	method, target, host, origin, key, auth, protocols span
-	query                                              int32 // offset of '?' in the buffer, 0 = none
+	method, target, host, origin, key, auth, protocols, ifNoneMatch span
+	query                                                           int32 // offset of '?' in the buffer, 0 = none
 }
 
 // Reset re-arms the parser for a new request with cfg (nil means zero config).
@@ -247,6 +248,13 @@ func (p *HandshakeParser) headerLine(buf []byte, start, end int) *HTTPError {
 			p.protocols = val
 		}
 		p.selectProtocol(value)
+	case equalFold(name, "if-none-match"):
+		// Several If-None-Match lines form one list; keeping the first only
+		// can miss a 304, never send a wrong one.
+		if p.seen&seenIfNoneMatch == 0 {
+			p.seen |= seenIfNoneMatch
+			p.ifNoneMatch = val
+		}
 	case equalFold(name, "sec-websocket-extensions"):
 		if p.config().Compression && !p.deflate {
 			p.deflate = acceptDeflateOffer(value)
@@ -296,6 +304,7 @@ func (p *HandshakeParser) Request(buf []byte) Request {
 		Key:           p.key.in(buf),
 		Authorization: p.auth.in(buf),
 		Protocols:     p.protocols.in(buf),
+		IfNoneMatch:   p.ifNoneMatch.in(buf),
 		Upgrade:       p.upgrade && p.connUpg,
 		Version13:     p.version13,
 		Compression:   p.deflate,
@@ -322,6 +331,9 @@ type Request struct {
 	// Protocols is the raw value of the first Sec-WebSocket-Protocol header
 	// (subprotocol selection considers all of them).
 	Protocols []byte
+	// IfNoneMatch is the raw value of the first If-None-Match header, for
+	// plain HTTP GET answers with an ETag.
+	IfNoneMatch []byte
 
 	Upgrade     bool   // Upgrade has token websocket and Connection has token upgrade
 	Version13   bool   // Sec-WebSocket-Version: 13

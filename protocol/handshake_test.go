@@ -112,9 +112,13 @@ func feed(tb testing.TB, cfg *HandshakeConfig, input []byte, splits []int) parse
 }
 
 func formatRequest(r *Request) string {
+	inm := ""
+	if r.IfNoneMatch != nil {
+		inm = fmt.Sprintf(" inm=%q", r.IfNoneMatch)
+	}
 	return fmt.Sprintf("%q %q %q %q host=%q origin=%q key=%q auth=%q protos=%q up=%v v13=%v proto=%q z=%v http11=%v",
 		r.Method, r.Target, r.Path, r.Query, r.Host, r.Origin, r.Key, r.Authorization, r.Protocols,
-		r.Upgrade, r.Version13, r.Protocol, r.Compression, r.HTTP11)
+		r.Upgrade, r.Version13, r.Protocol, r.Compression, r.HTTP11) + inm
 }
 
 // parseAllWays checks whole, byte-at-a-time and random-split feeding agree.
@@ -167,6 +171,9 @@ func TestHandshakeValid(t *testing.T) {
 			`"GET" "/healthz" "/healthz" "" host="x" origin="" key="" auth="" protos="" up=false v13=false proto="" z=false http11=true`},
 		{"HTTP/1.0 parses", "GET / HTTP/1.0\r\n\r\n",
 			`"GET" "/" "/" "" host="" origin="" key="" auth="" protos="" up=false v13=false proto="" z=false http11=false`},
+		{"page GET with If-None-Match (the first of two lines)",
+			"HEAD /app.js HTTP/1.1\r\nHost: x\r\nif-none-match:  W/\"a\", \"b\" \r\nIf-None-Match: \"c\"\r\n\r\n",
+			`"HEAD" "/app.js" "/app.js" "" host="x" origin="" key="" auth="" protos="" up=false v13=false proto="" z=false http11=true inm="W/\"a\", \"b\""`},
 		{"empty header value is present", "GET / HTTP/1.1\r\nHost:\r\nX-Empty:   \r\n\r\n",
 			`"GET" "/" "/" "" host="" origin="" key="" auth="" protos="" up=false v13=false proto="" z=false http11=true`},
 	}

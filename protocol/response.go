@@ -64,6 +64,15 @@ func AppendHTTPResponse(dst []byte, status int, contentType string, extraHeader 
 	return append(dst, body...)
 }
 
+// AppendHTTPHead appends the status line and headers of a response with
+// Connection: close, through the blank line; the caller sends the body (if
+// any) after it. length is the Content-Length; a negative length leaves
+// the header out (a 304 answer). extraHeader is as for AppendHTTPResponse.
+// Allocates only when dst lacks capacity.
+func AppendHTTPHead(dst []byte, status int, contentType, extraHeader string, length int) []byte {
+	return appendHead(dst, status, contentType, extraHeader, length)
+}
+
 func appendHead(dst []byte, status int, contentType, extraHeader string, length int) []byte {
 	dst = append(dst, "HTTP/1.1 "...)
 	dst = strconv.AppendInt(dst, int64(status), 10)
@@ -75,9 +84,12 @@ func appendHead(dst []byte, status int, contentType, extraHeader string, length 
 		dst = append(dst, contentType...)
 		dst = append(dst, "\r\n"...)
 	}
-	dst = append(dst, "Content-Length: "...)
-	dst = strconv.AppendInt(dst, int64(length), 10)
-	dst = append(dst, "\r\nConnection: close\r\n"...)
+	if length >= 0 {
+		dst = append(dst, "Content-Length: "...)
+		dst = strconv.AppendInt(dst, int64(length), 10)
+		dst = append(dst, "\r\n"...)
+	}
+	dst = append(dst, "Connection: close\r\n"...)
 	if extraHeader != "" {
 		dst = append(dst, extraHeader...)
 		dst = append(dst, "\r\n"...)
@@ -95,6 +107,8 @@ func statusText(status int) string {
 		return "OK"
 	case 204:
 		return "No Content"
+	case 304:
+		return "Not Modified"
 	case 400:
 		return "Bad Request"
 	case 401:

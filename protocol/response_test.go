@@ -71,6 +71,20 @@ func TestAppendHTTPResponse(t *testing.T) {
 	}
 }
 
+func TestAppendHTTPHead(t *testing.T) {
+	got := string(AppendHTTPHead(nil, 200, "text/css", "ETag: \"x\"", 120))
+	want := "HTTP/1.1 200 OK\r\nContent-Type: text/css\r\nContent-Length: 120\r\nConnection: close\r\nETag: \"x\"\r\n\r\n"
+	if got != want {
+		t.Fatalf("got\n%q\nwant\n%q", got, want)
+	}
+	// A 304 carries no Content-Length: it would have to equal the 200's.
+	got = string(AppendHTTPHead(nil, 304, "", "ETag: \"x\"", -1))
+	want = "HTTP/1.1 304 Not Modified\r\nConnection: close\r\nETag: \"x\"\r\n\r\n"
+	if got != want {
+		t.Fatalf("got\n%q\nwant\n%q", got, want)
+	}
+}
+
 func TestResponsesDoNotAllocate(t *testing.T) {
 	r := Request{Key: []byte("dGhlIHNhbXBsZSBub25jZQ=="), Protocol: "chat.v2", Compression: true}
 	dst := make([]byte, 0, 512)
@@ -78,6 +92,7 @@ func TestResponsesDoNotAllocate(t *testing.T) {
 		"AppendAccept":       func() { AppendAccept(dst, &r) },
 		"AppendHTTPError":    func() { AppendHTTPError(dst, errBadVersion) },
 		"AppendHTTPResponse": func() { AppendHTTPResponse(dst, 503, "text/plain", "Retry-After: 5", []byte("busy")) },
+		"AppendHTTPHead":     func() { AppendHTTPHead(dst, 304, "", "ETag: \"x\"", -1) },
 	}
 	for name, fn := range cases {
 		if allocs := testing.AllocsPerRun(100, fn); allocs != 0 {

@@ -66,6 +66,8 @@ func (s *Service) handle(ctx context.Context, ss *session, f *protocol.ClientFra
 		return s.members(ctx, ss, f)
 	case "revoke":
 		return s.revoke(ctx, ss, f)
+	case "rooms":
+		return s.listRooms(ctx, ss, f)
 	}
 	return errf(protocol.CodeUnknownType, "unknown type") // DecodeClientFrame lets none through
 }
@@ -293,9 +295,18 @@ func (s *Service) history(ctx context.Context, ss *session, f *protocol.ClientFr
 	return nil
 }
 
-// maxMembersPage caps a members page: large rooms are paged, never sent
-// whole.
+// maxMembersPage caps a members or rooms page: large rooms are paged,
+// never sent whole.
 const maxMembersPage = 200
+
+// pageLimit is the size of a members or rooms page: the client's limit, or
+// the most when it asked for none or more.
+func pageLimit(asked int) int {
+	if asked == 0 || asked > maxMembersPage {
+		return maxMembersPage
+	}
+	return asked
+}
 
 // memberInfo is one entry of a members page.
 type memberInfo struct {
@@ -311,11 +322,7 @@ func (s *Service) members(ctx context.Context, ss *session, f *protocol.ClientFr
 	if m == nil {
 		return errNotJoined
 	}
-	limit := f.Limit
-	if limit == 0 || limit > maxMembersPage {
-		limit = maxMembersPage
-	}
-	list, more, err := s.st.Members(ctx, f.Room, f.After, limit)
+	list, more, err := s.st.Members(ctx, f.Room, f.After, pageLimit(f.Limit))
 	if err != nil {
 		return err
 	}
@@ -335,6 +342,37 @@ func (s *Service) members(ctx context.Context, ss *session, f *protocol.ClientFr
 		More    bool         `json:"more"`
 		Count   int          `json:"count"`
 	}{f.Room, out, more, count})
+	return nil
+}
+
+// roomInfo is one entry of a rooms page.
+type roomInfo struct {
+	Room    string `json:"room"`
+	Private bool   `json:"private"`
+	Online  int    `json:"online"`
+}
+
+// listRooms pages through the rooms the user may see (public ones and
+// those the user is a member of) in id order, with how many users are
+// connected to each on this instance. It needs no join.
+func (s *Service) listRooms(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
+	list, more, err := s.st.ListRooms(ctx, ss.user, f.After, pageLimit(f.Limit))
+	if err != nil {
+		return err
+	}
+	out := make([]roomInfo, len(list))
+	for i, rm := range list {
+		out[i] = roomInfo{Room: rm.ID, Private: rm.Private}
+		if lr := s.rooms.get(rm.ID); lr != nil {
+			lr.mu.Lock()
+			out[i].Online = len(lr.users)
+			lr.mu.Unlock()
+		}
+	}
+	s.send(ss, "rooms", struct {
+		Rooms []roomInfo `json:"rooms"`
+		More  bool       `json:"more"`
+	}{out, more})
 	return nil
 }
 

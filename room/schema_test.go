@@ -26,7 +26,7 @@ import (
 // TestSchemaListsEveryServerFrame keeps this list honest.
 var serverFrameTypes = []string{
 	"welcome", "created", "joined", "left", "ack", "message", "history", "typing",
-	"read", "presence", "invite", "role", "kicked", "reset", "error", "members", "revoked", "goaway",
+	"read", "presence", "invite", "role", "kicked", "reset", "error", "members", "revoked", "goaway", "rooms",
 }
 
 const schemaFile = "../docs/protocol.schema.json"
@@ -296,6 +296,9 @@ func TestSchemaAgreesWithServerOnClientFrames(t *testing.T) {
 		`{"type":"role","room":"r","user":"bob","role":"admin"}`,
 		`{"type":"role","room":"r","user":"jos\u00e9","role":"member"}`,
 		`{"type":"kick","room":"r","user":"` + long(128) + `"}`,
+		`{"type":"rooms"}`,
+		`{"type":"rooms","after":"general","limit":20}`,
+		`{"type":"rooms","limit":0,"after":""}`,
 	}
 	bad := []string{
 		`not json`,
@@ -350,6 +353,8 @@ func TestSchemaAgreesWithServerOnClientFrames(t *testing.T) {
 		`{"type":"kick","room":"r","user":"tab\t"}`,
 		`{"type":"kick","room":"r","user":"` + long(129) + `"}`,
 		`{"type":"create","room":"r","private":1}`,
+		`{"type":"rooms","limit":-1}`,
+		`{"type":"rooms","after":3}`,
 	}
 	for _, frame := range good {
 		if !serverAccepts(frame) {
@@ -433,6 +438,10 @@ func TestSchemaEveryServerFrameEndToEnd(t *testing.T) {
 	owner.send(`{"type":"members","room":"r"}`)
 	if m := see(owner.expect("members")); m["count"] != float64(2) {
 		t.Fatalf("members %v", m)
+	}
+	owner.send(`{"type":"rooms"}`)
+	if r := see(owner.expect("rooms")); len(r["rooms"].([]any)) != 1 {
+		t.Fatalf("rooms %v", r)
 	}
 	owner.send(`{"type":"role","room":"r","user":"bob","role":"admin"}`)
 	see(bob.expect("role"))

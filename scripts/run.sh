@@ -9,6 +9,6 @@ scripts/ensure-go.sh
 mkdir -p bin
 go build -o bin/switchboard ./cmd/switchboard
 ADDR=${ADDR:-127.0.0.1:8080}
-echo "switchboard: chat at ws://$ADDR/ws?user=NAME, echo at ws://$ADDR/echo, health at http://$ADDR/healthz; Ctrl-C stops it" >&2
+echo "switchboard: chat page at http://$ADDR/, dashboard at http://$ADDR/dashboard, chat protocol at ws://$ADDR/ws?user=NAME, echo at ws://$ADDR/echo; Ctrl-C stops it" >&2
 exec bin/switchboard serve --addr "$ADDR" --backend "${BACKEND:-epoll}" --echo --auth "${AUTH:-none}" \
   --admin-addr "${ADMIN_ADDR:-127.0.0.1:9090}" "$@"

@@ -21,12 +21,14 @@ import (
 	"github.com/switchboard-chat/switchboard/poller"
 	"github.com/switchboard-chat/switchboard/store"
 	"github.com/switchboard-chat/switchboard/store/instrumented"
+	"github.com/switchboard-chat/switchboard/web"
 )
 
 // serveOptions is everything serve reads from its settings.
 type serveOptions struct {
 	engine          engine.Config
 	echo            bool
+	dashboard       bool
 	chat            chatFlags
 	adminAddr       string
 	shutdownTimeout time.Duration
@@ -63,6 +65,7 @@ func serveSettings() (*config.Set, *serveOptions) {
 	fs.IntVar(&cfg.OutboundBudget, "outbound-budget", 4<<20, "bytes queued per client before it is closed as a slow consumer").Positive()
 	fs.BoolVar(&cfg.Compression, "compression", false, "negotiate permessage-deflate")
 	fs.BoolVar(&o.echo, "echo", false, "serve an RFC 6455 echo endpoint at /echo")
+	fs.BoolVar(&o.dashboard, "dashboard", true, "serve the live dashboard at /dashboard (the chat page at / is always served)")
 
 	fs.Group("Chat")
 	o.chat.register(fs)
@@ -130,6 +133,11 @@ func serve(args []string) error {
 	}
 	defer svc.Close()
 	e.Handle("/ws", svc)
+	site, err := web.Register(web.Options{Engine: e, Chat: svc.Stats, Auth: o.chat.authMode, NoDashboard: !o.dashboard})
+	if err != nil {
+		return err
+	}
+	defer site.Close()
 	reg.MustRegister(admin.NewEngineCollector(e, cfg.MaxConns), admin.NewRoomCollector(svc))
 
 	// Readiness checks: one line per subsystem that can fail.
