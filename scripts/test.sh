@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 # The Go tarball installs here; a fresh shell may not have it on PATH yet.
 [ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"
 scripts/ensure-go.sh
+# Throwaway PostgreSQL and Redis for the integration tests, stopped on exit.
+source scripts/services.sh
+services_up
 echo "== go vet"
 go vet ./...
 echo "== go test (race, shuffled)"
