@@ -74,6 +74,15 @@ type Config struct {
 	ReadInterval time.Duration
 	// StoreTimeout bounds each store call. Default 5s.
 	StoreTimeout time.Duration
+	// Bus connects this instance to the others sharing Store (which must
+	// then be a shared store, such as PostgreSQL): messages, typing, read
+	// receipts, presence and kicks cross instances. nil means a single
+	// instance. The Service starts the bus and closes it in Close.
+	Bus store.Bus
+	// GapTimeout is how long a relayed message may wait for a missing
+	// lower seq before the room is refilled from the store. Default
+	// 200ms. Used only with a Bus.
+	GapTimeout time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -128,6 +137,12 @@ func (c *Config) setDefaults() error {
 	if c.StoreTimeout == 0 {
 		c.StoreTimeout = 5 * time.Second
 	}
+	if c.GapTimeout < 0 {
+		return errors.New("room: Config.GapTimeout must not be negative")
+	}
+	if c.GapTimeout == 0 {
+		c.GapTimeout = 200 * time.Millisecond
+	}
 	if c.ReadInterval < 0 {
 		return errors.New("room: Config.ReadInterval must not be negative")
 	}
@@ -149,6 +164,7 @@ type Service struct {
 	rooms   registry
 	invites inviteSigner
 	users   *userLimits
+	cl      *cluster // nil: a single instance
 }
 
 // New returns the chat service for e. Register it with e.Handle("/ws", s).
@@ -158,9 +174,16 @@ func New(e *engine.Engine, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, e: e, st: cfg.Store, log: cfg.Logger, invites: inviteSigner{secret: cfg.InviteSecret}}
 	s.rooms.seed = maphash.MakeSeed()
+	s.rooms.st, s.rooms.bus = cfg.Store, cfg.Bus
 	s.users = newUserLimits(cfg.UserRatePerSecond, cfg.UserRateBurst)
 	if cfg.Auth == nil {
 		s.log.Warn("chat authentication is off (--auth none): any client may claim any user name")
+	}
+	if cfg.Bus != nil {
+		s.cl = newCluster(s, cfg.Bus)
+		if err := s.cl.start(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -296,6 +319,8 @@ func (s *Service) chatError(err error) *protocol.ChatError {
 	switch {
 	case errors.As(err, &ce):
 		return ce
+	case errors.Is(err, errBusDown):
+		return &protocol.ChatError{Code: protocol.CodeUnavailable, Message: "cluster bus unavailable; retry later"}
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return &protocol.ChatError{Code: protocol.CodeUnavailable, Message: "storage unavailable; retry later"}
 	case errors.Is(err, store.ErrNotFound):
@@ -325,5 +350,27 @@ func (s *Service) sendError(ss *session, ref string, e *protocol.ChatError) {
 	ss.c.WriteMessage(ws.OpText, protocol.AppendErrorFrame(nil, ref, e))
 }
 
-// Close releases the store. Call it after the engine has shut down.
-func (s *Service) Close() error { return s.st.Close() }
+// Close releases the bus and the store. Call it after the engine has shut
+// down.
+func (s *Service) Close() error {
+	if s.cl != nil {
+		s.cl.close()
+		s.cl.bus.Close()
+	}
+	return s.st.Close()
+}
+
+// Health returns nil when the store and the bus (if any) can serve, or an
+// error wrapping store.ErrUnavailable naming the one that cannot: the
+// answer for /readyz.
+func (s *Service) Health(ctx context.Context) error {
+	if err := s.st.Health(ctx); err != nil {
+		return fmt.Errorf("store: %w", err)
+	}
+	if s.cl != nil {
+		if err := s.cl.bus.Health(ctx); err != nil {
+			return fmt.Errorf("bus: %w", err)
+		}
+	}
+	return nil
+}
