@@ -39,11 +39,11 @@ func (s *Store) page(ctx context.Context, op, sql, room string, seq uint64, limi
 		for rows.Next() {
 			found = true
 			var (
-				lastSeq        int64
-				mseq           *int64
-				id, from       *string
-				body           []byte
-				ts             *time.Time
+				lastSeq  int64
+				mseq     *int64
+				id, from *string
+				body     []byte
+				ts       *time.Time
 			)
 			if err := rows.Scan(&lastSeq, &mseq, &id, &from, &body, &ts); err != nil {
 				return err
