@@ -1,18 +1,22 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/switchboard-chat/switchboard/engine"
 	"github.com/switchboard-chat/switchboard/engine/auth"
 	"github.com/switchboard-chat/switchboard/room"
 	"github.com/switchboard-chat/switchboard/store"
 	"github.com/switchboard-chat/switchboard/store/memory"
+	"github.com/switchboard-chat/switchboard/store/postgres"
+	"github.com/switchboard-chat/switchboard/store/redis"
 )
 
 // chatFlags are the serve flags of the chat service at /ws.
@@ -27,6 +31,10 @@ type chatFlags struct {
 	allowedOrigins string
 	maxBodyBytes   int
 	rate           float64
+	postgresURL    string
+	redisURL       string
+	instanceID     string
+	presenceTTL    time.Duration
 }
 
 func (f *chatFlags) register(fs *flag.FlagSet) {
@@ -35,7 +43,11 @@ func (f *chatFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.publicKeyFile, "jwt-public-key-file", "", "PEM public key for RS256 or EdDSA tokens")
 	fs.StringVar(&f.issuer, "jwt-issuer", "", "required iss claim (empty: not checked)")
 	fs.StringVar(&f.audience, "jwt-audience", "", "required aud claim (empty: not checked)")
-	fs.StringVar(&f.storeKind, "store", "memory", "chat store: memory")
+	fs.StringVar(&f.storeKind, "store", "memory", "chat store: memory, or postgres (shared by instances)")
+	fs.StringVar(&f.postgresURL, "postgres-url", os.Getenv("SWITCHBOARD_POSTGRES_URL"), "PostgreSQL URL for --store postgres (env SWITCHBOARD_POSTGRES_URL)")
+	fs.StringVar(&f.redisURL, "redis-url", os.Getenv("SWITCHBOARD_REDIS_URL"), "Redis URL joining this instance to a cluster (env SWITCHBOARD_REDIS_URL); empty: single instance")
+	fs.StringVar(&f.instanceID, "instance-id", defaultInstanceID(), "this instance's name in the cluster, unique per instance")
+	fs.DurationVar(&f.presenceTTL, "presence-ttl", 30*time.Second, "with --redis-url: an instance silent this long is dead and its users go offline (heartbeat every third of it)")
 	fs.IntVar(&f.maxMessages, "memory-max-messages", 10000, "messages each room keeps in the memory store")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "*", "comma-separated Origin values allowed to upgrade (*: any)")
 	fs.IntVar(&f.maxBodyBytes, "max-body-bytes", 16<<10, "largest publish body")
@@ -72,11 +84,36 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 			return nil, fmt.Errorf("--memory-max-messages: %w", err)
 		}
 		st = m
+	case "postgres":
+		if f.postgresURL == "" {
+			return nil, errors.New("--store postgres needs --postgres-url (or SWITCHBOARD_POSTGRES_URL)")
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		p, err := postgres.Open(ctx, f.postgresURL, postgres.Options{})
+		if err != nil {
+			return nil, fmt.Errorf("--postgres-url: %w", err)
+		}
+		st = p
 	default:
-		return nil, fmt.Errorf("--store must be memory (postgres comes with the durable scale-out work), got %q", f.storeKind)
+		return nil, fmt.Errorf("--store must be memory or postgres, got %q", f.storeKind)
 	}
 	cfg := room.Config{Store: st, Logger: log, RatePerSecond: f.rate, RateBurst: max(1, int(2*f.rate)),
 		UserRatePerSecond: 2 * f.rate, UserRateBurst: max(1, int(4*f.rate))}
+	if f.redisURL != "" {
+		if f.storeKind == "memory" {
+			st.Close()
+			return nil, errors.New("--redis-url with --store memory: instances must share history; use --store postgres")
+		}
+		bus, err := redis.New(redis.Options{URL: f.redisURL, InstanceID: f.instanceID, Logger: log,
+			TTL: f.presenceTTL, Heartbeat: f.presenceTTL / 3})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("--redis-url/--instance-id: %w", err)
+		}
+		cfg.Bus = bus
+		log.Info("cluster bus", "instance", f.instanceID)
+	}
 	cfg.Limits.MaxBodyBytes = f.maxBodyBytes
 	switch f.authMode {
 	case "none":
@@ -90,6 +127,15 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 		return nil, fmt.Errorf("--auth must be jwt or none, got %q", f.authMode)
 	}
 	return room.New(e, cfg)
+}
+
+// defaultInstanceID is hostname-pid: unique per process on a host.
+func defaultInstanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "switchboard"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
 func (f *chatFlags) verifier() (*auth.Verifier, error) {
