@@ -35,6 +35,7 @@ type chatFlags struct {
 	redisURL       string
 	instanceID     string
 	presenceTTL    time.Duration
+	redisPrefix    string
 }
 
 func (f *chatFlags) register(fs *flag.FlagSet) {
@@ -47,6 +48,7 @@ func (f *chatFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.postgresURL, "postgres-url", os.Getenv("SWITCHBOARD_POSTGRES_URL"), "PostgreSQL URL for --store postgres (env SWITCHBOARD_POSTGRES_URL)")
 	fs.StringVar(&f.redisURL, "redis-url", os.Getenv("SWITCHBOARD_REDIS_URL"), "Redis URL joining this instance to a cluster (env SWITCHBOARD_REDIS_URL); empty: single instance")
 	fs.StringVar(&f.instanceID, "instance-id", defaultInstanceID(), "this instance's name in the cluster, unique per instance")
+	fs.StringVar(&f.redisPrefix, "redis-prefix", "switchboard:", "with --redis-url: start of every Redis key and channel (one per cluster sharing a Redis)")
 	fs.DurationVar(&f.presenceTTL, "presence-ttl", 30*time.Second, "with --redis-url: an instance silent this long is dead and its users go offline (heartbeat every third of it)")
 	fs.IntVar(&f.maxMessages, "memory-max-messages", 10000, "messages each room keeps in the memory store")
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "*", "comma-separated Origin values allowed to upgrade (*: any)")
@@ -106,7 +108,7 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 			return nil, errors.New("--redis-url with --store memory: instances must share history; use --store postgres")
 		}
 		bus, err := redis.New(redis.Options{URL: f.redisURL, InstanceID: f.instanceID, Logger: log,
-			TTL: f.presenceTTL, Heartbeat: f.presenceTTL / 3})
+			TTL: f.presenceTTL, Heartbeat: f.presenceTTL / 3, Prefix: f.redisPrefix})
 		if err != nil {
 			st.Close()
 			return nil, fmt.Errorf("--redis-url/--instance-id: %w", err)
