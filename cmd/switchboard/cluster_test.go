@@ -3,9 +3,6 @@ package main
 import (
 	"context"
 	"fmt"
-	"net"
-	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -141,18 +138,18 @@ func TestClusterFaultPostgresOutage(t *testing.T) {
 
 func TestClusterFaultRedisRestart(t *testing.T) {
 	bin := buildBinary(t)
-	rs := startRedis(t)
-	args := clusterArgs(t, rs.url())
+	rs := servicetest.StartRedis(t)
+	args := clusterArgs(t, rs.URL())
 	_, addrA := startServe(t, bin, append(args, "--instance-id", "a")...)
 	_, addrB := startServe(t, bin, append(args, "--instance-id", "b")...)
 	done := make(chan struct{})
 	r := runWithFault(t, []string{addrA, addrB}, 300, "", func() {
 		t.Log("Redis: kill -9, restart after 1s (no persistence)")
-		rs.kill()
+		rs.Kill()
 		go func() {
 			defer close(done)
 			time.Sleep(time.Second)
-			rs.start(t)
+			rs.Start(t)
 		}()
 	})
 	<-done
@@ -223,53 +220,5 @@ func pgAdmin(t *testing.T, sql string) {
 	defer conn.Close(ctx)
 	if _, err := conn.Exec(ctx, sql); err != nil {
 		t.Errorf("%s: %v", sql, err)
-	}
-}
-
-// redisServer is a Redis of the test's own, which it may kill.
-type redisServer struct {
-	port int
-	cmd  *exec.Cmd
-}
-
-func startRedis(t *testing.T) *redisServer {
-	t.Helper()
-	servicetest.RedisURL(t) // skips (or fails under CI) where Redis is not installed
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	rs := &redisServer{port: port}
-	rs.start(t)
-	t.Cleanup(rs.kill)
-	return rs
-}
-
-func (rs *redisServer) url() string { return "redis://127.0.0.1:" + strconv.Itoa(rs.port) + "/0" }
-
-func (rs *redisServer) start(t *testing.T) {
-	rs.cmd = exec.Command("redis-server", "--bind", "127.0.0.1", "--port", strconv.Itoa(rs.port),
-		"--save", "", "--appendonly", "no", "--dir", t.TempDir())
-	if err := rs.cmd.Start(); err != nil {
-		t.Errorf("redis-server: %v", err)
-		return
-	}
-	deadline := time.Now().Add(10 * time.Second)
-	for time.Now().Before(deadline) {
-		if c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", rs.port)); err == nil {
-			c.Close()
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	t.Errorf("redis-server did not listen on %d", rs.port)
-}
-
-func (rs *redisServer) kill() {
-	if rs.cmd != nil && rs.cmd.Process != nil {
-		rs.cmd.Process.Kill()
-		rs.cmd.Wait()
 	}
 }

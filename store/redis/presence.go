@@ -20,15 +20,20 @@ import (
 // 1 (or 1 to 0) is the one that announces it, exactly once, in order with
 // the other changes to that room.
 
-// presenceScript brings one (room, user) pair of an instance in line.
+// presenceScript brings one (room, user) pair of an instance in line. It
+// registers the instance too (with a liveness key if it has none yet), so
+// that an instance killed before its first heartbeat is still swept.
 //
-//	KEYS: the instance's presence set, online:<room>, the room's channel
+//	KEYS: the instance's presence set, online:<room>, the room's channel,
+//	      instances, the instance's liveness key
 //	ARGV: "<room>\0<user>", user, "1" if present else "0", announcement
-//	      payload ("" for none), announcement limit
+//	      payload ("" for none), announcement limit, instance id, TTL in ms
 //
 // It returns the room's online count afterwards.
 const presenceScript = `
 local n
+redis.call('SADD', KEYS[4], ARGV[6])
+redis.call('SET', KEYS[5], '1', 'PX', ARGV[7], 'NX')
 if ARGV[3] == '1' then
   if redis.call('SADD', KEYS[1], ARGV[1]) == 1 and redis.call('HINCRBY', KEYS[2], ARGV[2], 1) == 1 then
     n = redis.call('HLEN', KEYS[2])
@@ -107,8 +112,8 @@ func (b *Bus) presenceCmd(ctx context.Context, pipe goredis.Pipeliner, room, use
 		announce = frame(kindAll, "", payload)
 	}
 	return pipe.Eval(ctx, presenceScript,
-		[]string{b.keys.presence, b.keys.online(room), b.keys.channel(room)},
-		member(room, user), user, flag, announce, limit)
+		[]string{b.keys.presence, b.keys.online(room), b.keys.channel(room), b.keys.instances, b.keys.alive},
+		member(room, user), user, flag, announce, limit, b.opts.InstanceID, b.opts.TTL.Milliseconds())
 }
 
 // Online implements store.Bus.
