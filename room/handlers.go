@@ -263,6 +263,7 @@ func (s *Service) leave(ss *session, room string) {
 // With a bus that is down nothing is stored: the message could not reach
 // the other instances' members, so it is refused rather than acked.
 func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
+	start := time.Now()
 	m := ss.rooms[f.Room]
 	if m == nil {
 		return errNotJoined
@@ -273,7 +274,7 @@ func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFr
 		}
 	}
 	body := append(json.RawMessage(nil), f.Body...)
-	stored, _, err := s.st.Append(ctx, store.Message{Room: f.Room, ID: f.ID, From: ss.user, Body: body})
+	stored, dup, err := s.st.Append(ctx, store.Message{Room: f.Room, ID: f.ID, From: ss.user, Body: body})
 	if err != nil {
 		return err
 	}
@@ -282,6 +283,10 @@ func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFr
 		Room string `json:"room"`
 		Seq  uint64 `json:"seq"`
 	}{f.ID, f.Room, stored.Seq})
+	s.stats.ack.observe(time.Since(start))
+	if !dup {
+		s.stats.published.Add(1)
+	}
 	frame := protocol.AppendMessageFrame(nil, chatMessage(&stored))
 	gap := m.lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
 	if s.cl != nil {

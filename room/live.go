@@ -25,6 +25,7 @@ type registry struct {
 	seed   maphash.Seed
 	st     store.Store
 	bus    store.Bus // nil: one instance
+	stats  *counters // the Service's, shared with every live room
 	shards [registryShards]struct {
 		mu    sync.Mutex
 		rooms map[string]*liveRoom
@@ -47,6 +48,7 @@ type liveRoom struct {
 	refs  int           // sessions joined or joining; guarded by the registry shard's mu
 	ready chan struct{} // closed once next is known (or err is set)
 	err   error         // why loading failed; read after ready
+	stats *counters     // the Service's
 
 	mu       sync.Mutex
 	next     uint64                   // the seq to hand to fan-out next; 0 while loading
@@ -87,7 +89,7 @@ func (r *registry) acquire(ctx context.Context, e *engine.Engine, id string) (*l
 		}
 		return lr, nil
 	}
-	lr = &liveRoom{id: id, refs: 1, ready: make(chan struct{}), parked: map[uint64]*engine.Frame{},
+	lr = &liveRoom{id: id, refs: 1, stats: r.stats, ready: make(chan struct{}), parked: map[uint64]*engine.Frame{},
 		byWorker: make([][]*session, e.Workers()), users: map[string]int{}}
 	if sh.rooms == nil {
 		sh.rooms = map[string]*liveRoom{}
@@ -314,12 +316,23 @@ func (lr *liveRoom) deliverLocked(e *engine.Engine, f *engine.Frame, skipUser st
 		}
 		f.Retain()
 		e.Submit(w, func() {
+			var sent, dropped uint64
 			for _, s := range members {
-				if s.user != skipUser {
-					s.c.WriteFrame(f) // a slow member is closed by the engine; the room moves on
+				if s.user == skipUser {
+					continue
+				}
+				// A slow member is closed by the engine; the room moves on.
+				if s.c.WriteFrame(f) == nil {
+					sent++
+				} else {
+					dropped++
 				}
 			}
 			f.Release()
+			lr.stats.deliveries.Add(sent)
+			if dropped > 0 {
+				lr.stats.drops.Add(dropped)
+			}
 		})
 	}
 }

@@ -165,6 +165,7 @@ type Service struct {
 	invites inviteSigner
 	users   *userLimits
 	cl      *cluster // nil: a single instance
+	stats   *counters
 }
 
 // New returns the chat service for e. Register it with e.Handle("/ws", s).
@@ -175,6 +176,8 @@ func New(e *engine.Engine, cfg Config) (*Service, error) {
 	s := &Service{cfg: cfg, e: e, st: cfg.Store, log: cfg.Logger, invites: inviteSigner{secret: cfg.InviteSecret}}
 	s.rooms.seed = maphash.MakeSeed()
 	s.rooms.st, s.rooms.bus = cfg.Store, cfg.Bus
+	s.stats = &counters{}
+	s.rooms.stats = s.stats
 	s.users = newUserLimits(cfg.UserRatePerSecond, cfg.UserRateBurst)
 	if cfg.Auth == nil {
 		s.log.Warn("chat authentication is off (--auth none): any client may claim any user name")
@@ -312,6 +315,16 @@ func (s *Service) OnClose(c *engine.Conn) {
 	}
 }
 
+// Drain is engine.Drainer: at shutdown each client gets a goaway frame
+// with the jittered delay after which to reconnect (to this instance or
+// another) and resume its rooms with join since; the engine's close 1001
+// follows. It runs off the connection's worker, so it touches only c.
+func (s *Service) Drain(c *engine.Conn, reconnectAfter time.Duration) {
+	c.WriteMessage(ws.OpText, protocol.AppendChatFrame(nil, "goaway", struct {
+		ReconnectAfterMS int64 `json:"reconnect_after_ms"`
+	}{reconnectAfter.Milliseconds()}))
+}
+
 // chatError maps handler and store errors to error frames. Store outages
 // become unavailable: the client knows nothing was stored or acked.
 func (s *Service) chatError(err error) *protocol.ChatError {
@@ -358,19 +371,4 @@ func (s *Service) Close() error {
 		s.cl.bus.Close()
 	}
 	return s.st.Close()
-}
-
-// Health returns nil when the store and the bus (if any) can serve, or an
-// error wrapping store.ErrUnavailable naming the one that cannot: the
-// answer for /readyz.
-func (s *Service) Health(ctx context.Context) error {
-	if err := s.st.Health(ctx); err != nil {
-		return fmt.Errorf("store: %w", err)
-	}
-	if s.cl != nil {
-		if err := s.cl.bus.Health(ctx); err != nil {
-			return fmt.Errorf("bus: %w", err)
-		}
-	}
-	return nil
 }

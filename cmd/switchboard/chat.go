@@ -3,13 +3,13 @@ package main
 import (
 	"context"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
 	"os"
 	"strings"
 	"time"
 
+	"github.com/switchboard-chat/switchboard/cmd/switchboard/internal/config"
 	"github.com/switchboard-chat/switchboard/engine"
 	"github.com/switchboard-chat/switchboard/engine/auth"
 	"github.com/switchboard-chat/switchboard/room"
@@ -31,29 +31,36 @@ type chatFlags struct {
 	allowedOrigins string
 	maxBodyBytes   int
 	rate           float64
+	secret         string
 	postgresURL    string
 	redisURL       string
+	redisPrefix    string
 	instanceID     string
 	presenceTTL    time.Duration
-	redisPrefix    string
+
+	bus       store.Bus                              // the cluster bus, after service; nil: single instance
+	set       *config.Set                            // for errors naming a setting and its source
+	wrapStore func(store.Store) (store.Store, error) // instruments the store (serve sets it)
 }
 
-func (f *chatFlags) register(fs *flag.FlagSet) {
-	fs.StringVar(&f.authMode, "auth", "jwt", "chat authentication: jwt, or none (development: user from ?user=, insecure)")
-	fs.StringVar(&f.secretFile, "jwt-secret-file", "", "file holding the HS256 secret (or env SWITCHBOARD_JWT_SECRET)")
+func (f *chatFlags) register(fs *config.Set) {
+	f.set = fs
+	fs.StringVar(&f.authMode, "auth", "jwt", "chat authentication; none is for development: the user name comes from ?user=, insecure").OneOf("jwt", "none")
+	fs.StringVar(&f.secretFile, "jwt-secret-file", "", "file holding the HS256 secret (or jwt-secret)")
+	fs.StringVar(&f.secret, "jwt-secret", "", "the HS256 secret itself, at least 32 bytes; never a flag, so it stays out of process listings").Secret().NoFlag()
 	fs.StringVar(&f.publicKeyFile, "jwt-public-key-file", "", "PEM public key for RS256 or EdDSA tokens")
 	fs.StringVar(&f.issuer, "jwt-issuer", "", "required iss claim (empty: not checked)")
 	fs.StringVar(&f.audience, "jwt-audience", "", "required aud claim (empty: not checked)")
-	fs.StringVar(&f.storeKind, "store", "memory", "chat store: memory, or postgres (shared by instances)")
-	fs.StringVar(&f.postgresURL, "postgres-url", os.Getenv("SWITCHBOARD_POSTGRES_URL"), "PostgreSQL URL for --store postgres (env SWITCHBOARD_POSTGRES_URL)")
-	fs.StringVar(&f.redisURL, "redis-url", os.Getenv("SWITCHBOARD_REDIS_URL"), "Redis URL joining this instance to a cluster (env SWITCHBOARD_REDIS_URL); empty: single instance")
-	fs.StringVar(&f.instanceID, "instance-id", defaultInstanceID(), "this instance's name in the cluster, unique per instance")
-	fs.StringVar(&f.redisPrefix, "redis-prefix", "switchboard:", "with --redis-url: start of every Redis key and channel (one per cluster sharing a Redis)")
-	fs.DurationVar(&f.presenceTTL, "presence-ttl", 30*time.Second, "with --redis-url: an instance silent this long is dead and its users go offline (heartbeat every third of it)")
-	fs.IntVar(&f.maxMessages, "memory-max-messages", 10000, "messages each room keeps in the memory store")
+	fs.StringVar(&f.storeKind, "store", "memory", "chat store: memory, or postgres (shared by the instances of a cluster)").OneOf("memory", "postgres")
+	fs.IntVar(&f.maxMessages, "memory-max-messages", 10000, "messages each room keeps in the memory store").Positive()
+	fs.StringVar(&f.postgresURL, "postgres-url", "", "PostgreSQL URL for --store postgres").Secret()
+	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL joining this instance to a cluster (needs --store postgres); empty: a single instance").Secret()
+	fs.StringVar(&f.redisPrefix, "redis-prefix", "switchboard:", "start of every Redis key and channel: one per cluster sharing a Redis")
+	fs.StringVar(&f.instanceID, "instance-id", "", "this instance's name in the cluster, unique per instance (empty: hostname-pid)")
+	fs.DurationVar(&f.presenceTTL, "presence-ttl", 30*time.Second, "an instance silent this long is dead and survivors take its users offline; heartbeat every third of it").Positive()
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "*", "comma-separated Origin values allowed to upgrade (*: any)")
-	fs.IntVar(&f.maxBodyBytes, "max-body-bytes", 16<<10, "largest publish body")
-	fs.Float64Var(&f.rate, "rate", 20, "messages per second per connection (burst twice that)")
+	fs.IntVar(&f.maxBodyBytes, "max-body-bytes", 16<<10, "largest publish body").Positive()
+	fs.Float64Var(&f.rate, "rate", 20, "messages per second per connection (burst twice that)").Positive()
 }
 
 // engineConfig applies the settings the engine enforces for chat clients.
@@ -83,37 +90,46 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 	case "memory":
 		m, err := memory.New(memory.Options{MaxMessagesPerRoom: f.maxMessages})
 		if err != nil {
-			return nil, fmt.Errorf("--memory-max-messages: %w", err)
+			return nil, f.set.Errorf("memory-max-messages", "%v", err)
 		}
 		st = m
 	case "postgres":
 		if f.postgresURL == "" {
-			return nil, errors.New("--store postgres needs --postgres-url (or SWITCHBOARD_POSTGRES_URL)")
+			return nil, f.set.Errorf("postgres-url", "--store postgres needs it")
 		}
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		p, err := postgres.Open(ctx, f.postgresURL, postgres.Options{})
 		if err != nil {
-			return nil, fmt.Errorf("--postgres-url: %w", err)
+			return nil, f.set.Errorf("postgres-url", "%v", err)
 		}
 		st = p
 	default:
-		return nil, fmt.Errorf("--store must be memory or postgres, got %q", f.storeKind)
+		return nil, f.set.Errorf("store", "must be memory or postgres, got %q", f.storeKind)
+	}
+	if f.redisURL != "" && f.storeKind == "memory" {
+		st.Close()
+		return nil, errors.New("--redis-url with --store memory: the instances of a cluster must share history; use --store postgres")
+	}
+	if f.wrapStore != nil {
+		var err error
+		if st, err = f.wrapStore(st); err != nil {
+			return nil, err
+		}
 	}
 	cfg := room.Config{Store: st, Logger: log, RatePerSecond: f.rate, RateBurst: max(1, int(2*f.rate)),
 		UserRatePerSecond: 2 * f.rate, UserRateBurst: max(1, int(4*f.rate))}
 	if f.redisURL != "" {
-		if f.storeKind == "memory" {
-			st.Close()
-			return nil, errors.New("--redis-url with --store memory: instances must share history; use --store postgres")
+		if f.instanceID == "" {
+			f.instanceID = defaultInstanceID()
 		}
-		bus, err := redis.New(redis.Options{URL: f.redisURL, InstanceID: f.instanceID, Logger: log,
-			TTL: f.presenceTTL, Heartbeat: f.presenceTTL / 3, Prefix: f.redisPrefix})
+		bus, err := redis.New(redis.Options{URL: f.redisURL, InstanceID: f.instanceID, Prefix: f.redisPrefix,
+			TTL: f.presenceTTL, Heartbeat: f.presenceTTL / 3, Logger: log})
 		if err != nil {
 			st.Close()
-			return nil, fmt.Errorf("--redis-url/--instance-id: %w", err)
+			return nil, fmt.Errorf("--redis-url, --instance-id, --presence-ttl: %w", err)
 		}
-		cfg.Bus = bus
+		cfg.Bus, f.bus = bus, bus
 		log.Info("cluster bus", "instance", f.instanceID)
 	}
 	cfg.Limits.MaxBodyBytes = f.maxBodyBytes
@@ -126,7 +142,7 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 		}
 		cfg.Auth = v
 	default:
-		return nil, fmt.Errorf("--auth must be jwt or none, got %q", f.authMode)
+		return nil, f.set.Errorf("auth", "must be jwt or none, got %q", f.authMode)
 	}
 	return room.New(e, cfg)
 }
@@ -148,17 +164,17 @@ func (f *chatFlags) verifier() (*auth.Verifier, error) {
 	case f.publicKeyFile != "":
 		pem, err := os.ReadFile(f.publicKeyFile)
 		if err != nil {
-			return nil, fmt.Errorf("--jwt-public-key-file: %w", err)
+			return nil, f.set.Errorf("jwt-public-key-file", "%v", err)
 		}
 		acfg.PublicKeyPEM = pem
 	case f.secretFile != "":
 		secret, err := auth.ReadSecretFile(f.secretFile)
 		if err != nil {
-			return nil, fmt.Errorf("--jwt-secret-file: %w", err)
+			return nil, f.set.Errorf("jwt-secret-file", "%v", err)
 		}
 		acfg.Secret = secret
-	case os.Getenv("SWITCHBOARD_JWT_SECRET") != "":
-		acfg.Secret = []byte(os.Getenv("SWITCHBOARD_JWT_SECRET"))
+	case f.secret != "":
+		acfg.Secret = []byte(f.secret)
 	default:
 		return nil, errors.New("--auth jwt needs a key: --jwt-secret-file, --jwt-public-key-file or " +
 			"SWITCHBOARD_JWT_SECRET (e.g. export SWITCHBOARD_JWT_SECRET=$(head -c 32 /dev/urandom | base64)); " +

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"net/http"
 	"strings"
 	"sync"
 	"syscall"
@@ -140,19 +141,28 @@ func TestClusterFaultRedisRestart(t *testing.T) {
 	bin := buildBinary(t)
 	rs := servicetest.StartRedis(t)
 	args := clusterArgs(t, rs.URL())
-	_, addrA := startServe(t, bin, append(args, "--instance-id", "a")...)
-	_, addrB := startServe(t, bin, append(args, "--instance-id", "b")...)
+	a := runServe(t, bin, nil, append(args, "--instance-id", "a")...)
+	b := runServe(t, bin, nil, append(args, "--instance-id", "b")...)
 	done := make(chan struct{})
-	r := runWithFault(t, []string{addrA, addrB}, 300, "", func() {
+	var readyDuring int
+	r := runWithFault(t, []string{a.addr, b.addr}, 300, "", func() {
 		t.Log("Redis: kill -9, restart after 1s (no persistence)")
 		rs.Kill()
 		go func() {
 			defer close(done)
+			// /readyz fails while Redis is down, then recovers.
+			readyDuring = waitReadyz(a.admin, http.StatusServiceUnavailable)
 			time.Sleep(time.Second)
 			rs.Start(t)
 		}()
 	})
 	<-done
+	if readyDuring != http.StatusServiceUnavailable {
+		t.Errorf("/readyz answered %d while Redis was down, want 503", readyDuring)
+	}
+	if got := waitReadyz(a.admin, http.StatusOK); got != http.StatusOK {
+		t.Errorf("/readyz answered %d after Redis came back, want 200", got)
+	}
 	if r.pubs[0].Unavailable == 0 && r.pubs[1].Unavailable == 0 {
 		t.Errorf("no publish was answered unavailable while Redis was down")
 	}
@@ -196,6 +206,23 @@ func TestClusterFaultSlowConsumer(t *testing.T) {
 	if c.Evicted == 0 {
 		t.Errorf("the slow member was never closed with 4001")
 	}
+}
+
+// waitReadyz polls the admin listener's /readyz (up to 10s) until it
+// answers want, and returns the last status.
+func waitReadyz(admin string, want int) int {
+	status := 0
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		resp, err := http.Get("http://" + admin + "/readyz")
+		if err != nil {
+			continue
+		}
+		resp.Body.Close()
+		if status = resp.StatusCode; status == want {
+			break
+		}
+	}
+	return status
 }
 
 // pgDatabase is the database name of a URL from servicetest.PostgresURL.
