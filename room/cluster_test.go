@@ -164,14 +164,7 @@ func TestClusterTwoInstancesShareOneRoom(t *testing.T) {
 
 func TestClusterKickLeavesEveryInstance(t *testing.T) {
 	srv := startCluster(t, 2, nil)
-	owner := srv[0].dial(t, "owner")
-	owner.send(`{"type":"create","room":"k"}`)
-	owner.expect("created")
-	owner.send(`{"type":"join","room":"k"}`)
-	owner.expect("joined")
-	mallory := srv[1].dial(t, "mallory")
-	mallory.send(`{"type":"join","room":"k"}`)
-	mallory.expect("joined")
+	owner, mallory := roomOnTwo(t, srv, "k", "owner", "mallory")
 	owner.send(`{"type":"kick","room":"k","user":"mallory"}`)
 	mallory.expectWhere("kicked", func(f map[string]any) bool { return f["user"] == "mallory" })
 	// Her connection on B has left: a publish is refused.
@@ -186,6 +179,21 @@ func TestClusterKickLeavesEveryInstance(t *testing.T) {
 			t.Fatalf("mallory can still publish after the kick: %v", f)
 		}
 	}
+}
+
+// roomOnTwo has creator create room on the first instance and join it,
+// then other join it on the second.
+func roomOnTwo(t *testing.T, srv []*server, room, creator, other string) (*client, *client) {
+	t.Helper()
+	c := srv[0].dial(t, creator)
+	c.send(fmt.Sprintf(`{"type":"create","room":%q}`, room))
+	c.expect("created")
+	c.send(fmt.Sprintf(`{"type":"join","room":%q}`, room))
+	c.expect("joined")
+	o := srv[1].dial(t, other)
+	o.send(fmt.Sprintf(`{"type":"join","room":%q}`, room))
+	o.expect("joined")
+	return c, o
 }
 
 // expectAny returns the next frame of one of types (broadcasts skipped).
@@ -260,14 +268,7 @@ func TestClusterJoinRaceMissesNothing(t *testing.T) {
 // one): the next relayed message opens a gap, and the refill closes it.
 func TestClusterGapIsRefilledFromTheStore(t *testing.T) {
 	srv := startCluster(t, 2, nil)
-	a := srv[0].dial(t, "a")
-	a.send(`{"type":"create","room":"gap"}`)
-	a.expect("created")
-	a.send(`{"type":"join","room":"gap"}`)
-	a.expect("joined")
-	b := srv[1].dial(t, "b")
-	b.send(`{"type":"join","room":"gap"}`)
-	b.expect("joined")
+	a, b := roomOnTwo(t, srv, "gap", "a", "b")
 	if _, _, err := srv[0].st.Append(context.Background(), store.Message{Room: "gap", ID: "ghost", From: "a", Body: []byte(`1`)}); err != nil {
 		t.Fatal(err)
 	}
