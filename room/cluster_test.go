@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -280,4 +281,26 @@ func TestClusterGapIsRefilledFromTheStore(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestClusterUserRateLimit: with local limits out of the way, a user
+// publishing from both instances is refused by the cluster-wide limit.
+func TestClusterUserRateLimit(t *testing.T) {
+	srv := startCluster(t, 2, func(c *Config) {
+		unlimited(c)
+		c.ClusterUserRate = 20
+	})
+	ua, ub := roomOnTwo(t, srv, "rl", "u", "u")
+	for i := 0; i < 5000; i++ {
+		c := []*client{ua, ub}[i%2]
+		c.send(fmt.Sprintf(`{"type":"publish","room":"rl","id":"m%d","body":%d}`, i, i))
+		f := c.expectAny("ack", "error")
+		if f["type"] == "error" {
+			if f["code"] != "rate_limited" || !strings.Contains(f["message"].(string), "across the cluster") {
+				t.Fatalf("error %v, want the cluster-wide rate_limited", f)
+			}
+			return
+		}
+	}
+	t.Fatal("5000 publishes in a row from two instances, none refused by a limit of 20 per second")
 }

@@ -56,6 +56,11 @@ type Config struct {
 	// 80.
 	UserRatePerSecond float64
 	UserRateBurst     int
+	// ClusterUserRate is, with a Bus, the most messages one user may send
+	// per second across every instance (counted in Redis without a round
+	// trip per message, so briefly overshot by up to what the instances
+	// accept in 100ms). Default UserRateBurst.
+	ClusterUserRate int
 	// MaxRateLimited is how many rate_limited answers in a row close the
 	// connection with 1008. Default 50.
 	MaxRateLimited int
@@ -107,6 +112,7 @@ func (c *Config) setDefaults() error {
 		{"MaxReplay", &c.MaxReplay, 10_000}, {"RateBurst", &c.RateBurst, 40},
 		{"MaxRateLimited", &c.MaxRateLimited, 50}, {"UserRateBurst", &c.UserRateBurst, 80},
 		{"LargeRoom", &c.LargeRoom, 1000}, {"MaxRoomsPerConn", &c.MaxRoomsPerConn, 100},
+		{"ClusterUserRate", &c.ClusterUserRate, 0}, // UserRateBurst, below
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
@@ -115,6 +121,9 @@ func (c *Config) setDefaults() error {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if c.ClusterUserRate == 0 {
+		c.ClusterUserRate = c.UserRateBurst
 	}
 	if c.RatePerSecond < 0 {
 		return fmt.Errorf("room: Config.RatePerSecond must not be negative, got %v", c.RatePerSecond)
@@ -275,6 +284,8 @@ func (s *Service) OnMessage(c *engine.Conn, op ws.OpCode, msg []byte) {
 		limit = fmt.Sprintf("over %g messages per second on this connection", s.cfg.RatePerSecond)
 	case !s.users.take(ss.user, now):
 		limit = fmt.Sprintf("over %g messages per second for this user", s.cfg.UserRatePerSecond)
+	case s.cl != nil && s.cl.bus.Charge(ss.user, s.cfg.ClusterUserRate):
+		limit = fmt.Sprintf("over %d messages per second for this user across the cluster", s.cfg.ClusterUserRate)
 	}
 	if limit != "" {
 		ss.limited++

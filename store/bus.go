@@ -55,6 +55,12 @@ type Bus interface {
 	// Online returns the number of users connected to room across the
 	// cluster, and whether each of users is.
 	Online(ctx context.Context, room string, users []string) (count int, online []bool, err error)
+	// Charge counts one message of user and reports whether user has sent
+	// more than limit messages in the current window (one second) across
+	// the cluster. It answers from what the bus has learned so far and
+	// never waits on the network, so the limit may be overshot by what the
+	// instances accept between two of their exchanges with the server.
+	Charge(user string, limit int) (limited bool)
 	// Health returns nil when the bus is connected and its server answers,
 	// or an error wrapping ErrUnavailable (for /readyz).
 	Health(ctx context.Context) error

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/maphash"
 	"log/slog"
 	"strings"
 	"sync"
@@ -40,6 +41,13 @@ type Options struct {
 	// Redis; past it a publish is dropped and its room resynced later.
 	// Default 100,000.
 	MaxQueue int
+	// RateWindow is the window of the cluster-wide per-user rate limit
+	// (Charge). Default 1s.
+	RateWindow time.Duration
+	// RateFlush is how often per-user counts are added up in Redis: the
+	// most the limit may be overshot by is what the instances accept in
+	// that time. Default 100ms.
+	RateFlush time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -54,8 +62,14 @@ func (o *Options) setDefaults() error {
 	if o.Prefix == "" {
 		o.Prefix = "switchboard:"
 	}
-	if o.Heartbeat < 0 || o.TTL < 0 || o.Timeout < 0 || o.MaxQueue < 0 {
-		return errors.New("redis: Options.Heartbeat, TTL, Timeout and MaxQueue must not be negative")
+	if o.Heartbeat < 0 || o.TTL < 0 || o.Timeout < 0 || o.MaxQueue < 0 || o.RateWindow < 0 || o.RateFlush < 0 {
+		return errors.New("redis: Options.Heartbeat, TTL, Timeout, MaxQueue, RateWindow and RateFlush must not be negative")
+	}
+	if o.RateWindow == 0 {
+		o.RateWindow = time.Second
+	}
+	if o.RateFlush == 0 {
+		o.RateFlush = 100 * time.Millisecond
 	}
 	if o.Heartbeat == 0 {
 		o.Heartbeat = 10 * time.Second
@@ -94,6 +108,7 @@ type Bus struct {
 
 	sub  subscriber
 	pipe pipeline
+	rate rateLimiter
 
 	// reconcile asks the heartbeat goroutine to bring this instance's
 	// presence in Redis back in line with LocalPresence.
@@ -122,6 +137,7 @@ func New(opts Options) (*Bus, error) {
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.sub.init()
 	b.pipe.init()
+	b.rate.seed = maphash.MakeSeed()
 	return b, nil
 }
 
@@ -131,7 +147,8 @@ func (b *Bus) Start(h store.BusHandler) error {
 		return errors.New("redis: Bus.Start called twice")
 	}
 	b.h = h
-	b.wg.Add(3)
+	b.wg.Add(4)
+	go b.rateLoop()
 	go b.subscribeLoop()
 	go b.pipelineLoop()
 	go b.heartbeatLoop()

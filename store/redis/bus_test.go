@@ -335,3 +335,46 @@ func TestRedisOutageThenResyncAndReregister(t *testing.T) {
 		t.Fatalf("Health after the restart: %v", err)
 	}
 }
+
+// TestChargeLimitsAUserAcrossInstances: counts from two instances add up
+// in Redis; once the window's total passes the limit, both refuse the
+// user until the window ends, and other users are unaffected.
+func TestChargeLimitsAUserAcrossInstances(t *testing.T) {
+	url, prefix := servicetest.RedisURL(t), servicetest.UniqueName("sbtest")+":"
+	var buses []*Bus
+	for _, id := range []string{"a", "b"} {
+		// An hour-long window: the test's charges all fall in one.
+		b, err := New(Options{URL: url, InstanceID: id, Prefix: prefix, RateWindow: time.Hour,
+			RateFlush: time.Hour, Logger: quiet()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := b.Start(newHandler()); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { b.Close() })
+		waitUp(t, b)
+		buses = append(buses, b)
+	}
+	a, b := buses[0], buses[1]
+	for i := range 6 {
+		if a.Charge("u", 10) || b.Charge("u", 10) {
+			t.Fatalf("refused at charge %d of 6 per instance, under the limit until a flush", i+1)
+		}
+	}
+	a.flushRates() // window total 6: under 10
+	if a.Charge("u", 10) {
+		t.Fatal("refused with 6 of 10 counted")
+	}
+	b.flushRates() // total 12: over
+	if !b.Charge("u", 10) {
+		t.Fatal("b: not refused with 12 of 10 counted")
+	}
+	if b.Charge("v", 10) {
+		t.Fatal("another user refused")
+	}
+	a.flushRates() // a learns the total with its own pending charge
+	if !a.Charge("u", 10) {
+		t.Fatal("a: not refused after the cluster total passed the limit")
+	}
+}
