@@ -9,18 +9,20 @@ import (
 	"github.com/switchboard-chat/switchboard/store"
 )
 
-// historySQL and sinceSQL read the room's last_seq and one page of its
+// historySQL and sinceSQL read the room's last seq and one page of its
 // messages in one statement, so both come from one snapshot; the room's row
 // comes back even when the page is empty (no row at all: no such room).
 const (
 	historySQL = `
-		SELECT r.last_seq, m.seq, m.client_id, m.sender, m.body, m.ts FROM rooms r
+		SELECT q.last_seq, m.seq, m.client_id, m.sender, m.body, m.ts
+		FROM rooms r JOIN room_seqs q ON q.pk = r.pk
 		LEFT JOIN LATERAL (
 			SELECT seq, client_id, sender, body, ts FROM messages
 			WHERE room_pk = r.pk AND seq < $2 ORDER BY seq DESC LIMIT $3) m ON true
 		WHERE r.id = $1`
 	sinceSQL = `
-		SELECT r.last_seq, m.seq, m.client_id, m.sender, m.body, m.ts FROM rooms r
+		SELECT q.last_seq, m.seq, m.client_id, m.sender, m.body, m.ts
+		FROM rooms r JOIN room_seqs q ON q.pk = r.pk
 		LEFT JOIN LATERAL (
 			SELECT seq, client_id, sender, body, ts FROM messages
 			WHERE room_pk = r.pk AND seq > $2 ORDER BY seq LIMIT $3) m ON true
@@ -120,7 +122,7 @@ func (s *Store) Since(ctx context.Context, room string, after uint64, limit int)
 func (s *Store) LastSeq(ctx context.Context, room string) (uint64, error) {
 	var last int64
 	err := s.call(ctx, "last seq", func(ctx context.Context) error {
-		err := s.pool.QueryRow(ctx, `SELECT last_seq FROM rooms WHERE id = $1`, room).Scan(&last)
+		err := s.pool.QueryRow(ctx, `SELECT q.last_seq FROM rooms r JOIN room_seqs q ON q.pk = r.pk WHERE r.id = $1`, room).Scan(&last)
 		return rowsOrNotFound(err, "room", room)
 	})
 	return uint64(last), err

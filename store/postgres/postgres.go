@@ -38,6 +38,9 @@ type Store struct {
 	down      atomic.Bool
 
 	commits *committer
+	// commitCount and committedCount count append transactions and the
+	// messages they stored (benchmarks report messages per commit).
+	commitCount, committedCount atomic.Uint64
 }
 
 var _ store.Store = (*Store)(nil)

@@ -25,11 +25,12 @@ func (s *Store) CreateRoom(ctx context.Context, r store.Room) (store.Room, error
 	}
 	r.CreatedAt = now()
 	err := s.call(ctx, "create room", func(ctx context.Context) error {
-		// One batch is one implicit transaction: all three or none.
+		// One batch is one implicit transaction: all or nothing.
 		b := &pgx.Batch{}
 		b.Queue(addUserSQL, r.CreatedBy)
 		b.Queue(`INSERT INTO rooms (id, private, created_by, created_at) VALUES ($1, $2, $3, $4)`,
 			r.ID, r.Private, r.CreatedBy, r.CreatedAt)
+		b.Queue(`INSERT INTO room_seqs (pk) SELECT pk FROM rooms WHERE id = $1`, r.ID)
 		b.Queue(`INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', $3)`,
 			r.ID, r.CreatedBy, r.CreatedAt)
 		err := s.pool.SendBatch(ctx, b).Close()
