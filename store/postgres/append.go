@@ -4,7 +4,9 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/switchboard-chat/switchboard/store"
 )
@@ -33,9 +35,19 @@ func prepareItem(m store.Message) appendItem {
 		return appendItem{skip: true, res: store.AppendResult{Err: invalid("room %q: empty Body", m.Room)}}
 	case !store.ValidRoomID(m.Room):
 		return appendItem{skip: true, res: store.AppendResult{Err: notFound("room", m.Room)}}
+	case !storableText(m.ID) || !storableText(m.From):
+		// PostgreSQL text holds neither: caught here, it fails this message
+		// only, not the group commit it would have joined.
+		return appendItem{skip: true, res: store.AppendResult{Err: invalid("room %q: message ID or From is not UTF-8 without NUL", m.Room)}}
 	}
 	m.Body = slices.Clone(m.Body)
 	return appendItem{msg: m}
+}
+
+// storableText reports whether PostgreSQL text can hold s: valid UTF-8
+// without NUL bytes.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
 // appendSQL stores a batch through switchboard_append (migrations): one
