@@ -24,6 +24,7 @@ type chatFlags struct {
 	audience       string
 	storeKind      string
 	maxMessages    int
+	postgres       postgresFlags
 	allowedOrigins string
 	maxBodyBytes   int
 	rate           float64
@@ -35,8 +36,9 @@ func (f *chatFlags) register(fs *flag.FlagSet) {
 	fs.StringVar(&f.publicKeyFile, "jwt-public-key-file", "", "PEM public key for RS256 or EdDSA tokens")
 	fs.StringVar(&f.issuer, "jwt-issuer", "", "required iss claim (empty: not checked)")
 	fs.StringVar(&f.audience, "jwt-audience", "", "required aud claim (empty: not checked)")
-	fs.StringVar(&f.storeKind, "store", "memory", "chat store: memory")
+	fs.StringVar(&f.storeKind, "store", "memory", "chat store: memory, or postgres (durable, shared by instances)")
 	fs.IntVar(&f.maxMessages, "memory-max-messages", 10000, "messages each room keeps in the memory store")
+	f.postgres.register(fs)
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "*", "comma-separated Origin values allowed to upgrade (*: any)")
 	fs.IntVar(&f.maxBodyBytes, "max-body-bytes", 16<<10, "largest publish body")
 	fs.Float64Var(&f.rate, "rate", 20, "messages per second per connection (burst twice that)")
@@ -72,8 +74,14 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 			return nil, fmt.Errorf("--memory-max-messages: %w", err)
 		}
 		st = m
+	case "postgres":
+		p, err := f.postgres.open(log)
+		if err != nil {
+			return nil, err
+		}
+		st = p
 	default:
-		return nil, fmt.Errorf("--store must be memory (postgres comes with the durable scale-out work), got %q", f.storeKind)
+		return nil, fmt.Errorf("--store must be memory or postgres, got %q", f.storeKind)
 	}
 	cfg := room.Config{Store: st, Logger: log, RatePerSecond: f.rate, RateBurst: max(1, int(2*f.rate)),
 		UserRatePerSecond: 2 * f.rate, UserRateBurst: max(1, int(4*f.rate))}

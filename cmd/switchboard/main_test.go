@@ -111,13 +111,16 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{[]string{"serve", "--auth", "jwt"}, "SWITCHBOARD_JWT_SECRET"},
 		{[]string{"serve", "--auth", "ldap"}, "--auth"},
 		{[]string{"serve", "--auth", "none", "--store", "cassandra"}, "--store"},
+		{[]string{"serve", "--auth", "none", "--store", "postgres"}, "SWITCHBOARD_POSTGRES_URL"},
+		{[]string{"serve", "--auth", "none", "--store", "postgres", "--postgres-url", "postgres://x/y",
+			"--postgres-statement-timeout", "1us"}, "StatementTimeout"},
 		{[]string{"serve", "--auth", "none", "--workers", "-3"}, "Workers"},
 		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
 		{[]string{"serve", "extra"}, "unexpected arguments"},
 		{[]string{"frobnicate"}, "unknown command"},
 	} {
 		cmd := exec.Command(bin, tc.args...)
-		cmd.Env = append(os.Environ(), "SWITCHBOARD_JWT_SECRET=")
+		cmd.Env = append(os.Environ(), "SWITCHBOARD_JWT_SECRET=", "SWITCHBOARD_POSTGRES_URL=")
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() == 0 {
