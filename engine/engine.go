@@ -113,7 +113,8 @@ func (e *Engine) Addr() net.Addr { return e.poller.Addr() }
 // Draining reports whether Shutdown has begun.
 func (e *Engine) Draining() bool { return e.draining.Load() }
 
-// Shutdown stops accepting, sends every connection a 1001 close frame, and
+// Shutdown stops accepting, sends every connection a 1001 close frame whose
+// reason says when to reconnect (see Drainer and Config.ReconnectWindow), and
 // waits until they are gone or ctx ends; then it force-closes the rest and
 // stops the workers and wheels. It returns ctx.Err() if the drain timed out.
 func (e *Engine) Shutdown(ctx context.Context) error {
@@ -123,7 +124,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		e.poller.StopAccepting()
 		n := 0
 		e.table.each(func(c *Conn) {
-			c.Close(ws.StatusGoingAway, "server shutting down; reconnect")
+			e.goAway(c)
 			n++
 		})
 		e.log.Info("draining", "conns", n)
@@ -322,6 +323,11 @@ type Stats struct {
 	SlowConsumers, Rejected503, ProtocolErrors      uint64
 	MessagesIn, BytesIn, BytesOut, BackpressureHits uint64
 	WorkerQueueDepth                                int
+	// MessagesOut counts data messages handed to connections (sent or
+	// queued); HandshakeFailuresByStatus splits HandshakeFailures by the
+	// HTTP status answered.
+	MessagesOut               uint64
+	HandshakeFailuresByStatus map[int]uint64
 }
 
 type counters struct {
@@ -331,6 +337,8 @@ type counters struct {
 	tokenExpiries, appPanics                    atomic.Uint64
 	slowConsumers, rejected503, protocolErrors  atomic.Uint64
 	messagesIn, bytesIn, bytesOut, backpressure atomic.Uint64
+	messagesOut                                 atomic.Uint64
+	byStatus                                    statusCounters
 }
 
 // Stats returns the current counters. Safe for concurrent use.
@@ -342,7 +350,8 @@ func (e *Engine) Stats() Stats {
 		IdleTimeouts: s.idleTimeouts.Load(), TokenExpiries: s.tokenExpiries.Load(), AppPanics: s.appPanics.Load(), SlowConsumers: s.slowConsumers.Load(),
 		Rejected503: s.rejected503.Load(), ProtocolErrors: s.protocolErrors.Load(),
 		MessagesIn: s.messagesIn.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
-		BackpressureHits: s.backpressure.Load()}
+		BackpressureHits: s.backpressure.Load(), MessagesOut: s.messagesOut.Load(),
+		HandshakeFailuresByStatus: s.byStatus.snapshot()}
 	if e.workers != nil {
 		for _, q := range e.workers.queues {
 			st.WorkerQueueDepth += q.Len()

@@ -12,7 +12,7 @@ import (
 const usage = `switchboard: a WebSocket connection engine and chat server
 
 Usage:
-  switchboard serve [flags]    run the server (switchboard serve --help for flags)
+  switchboard serve [flags]    run the server (switchboard serve --help lists every setting)
   switchboard token --user NAME [flags]
                                print a signed development token (switchboard token --help)
   switchboard migrate [flags]  apply the PostgreSQL schema migrations (switchboard migrate --help)
@@ -34,6 +34,8 @@ func main() {
 		err = migrate(os.Args[2:], os.Stdout, os.Getenv)
 	case "version":
 		err = version(os.Stdout)
+	case "config-doc": // hidden: regenerates docs/configuration.md
+		err = configDoc(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

@@ -2,7 +2,6 @@ package main
 
 import (
 	"encoding/json"
-	"errors"
 	"os/exec"
 	"strings"
 	"syscall"
@@ -55,26 +54,6 @@ func (cc *chatClient) await(typ string) map[string]any {
 	}
 }
 
-// stopServe sends SIGTERM and waits for a clean exit.
-func stopServe(t *testing.T, cmd *exec.Cmd) {
-	t.Helper()
-	cmd.Process.Signal(syscall.SIGTERM)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		var exit *exec.ExitError
-		if err != nil && !errors.As(err, &exit) {
-			t.Fatalf("serve: %v", err)
-		}
-		if err != nil {
-			t.Fatalf("serve exited with %v, want status 0", err)
-		}
-	case <-time.After(20 * time.Second):
-		t.Fatal("serve did not exit after SIGTERM")
-	}
-}
-
 // TestServePostgresSurvivesRestart: serve --store postgres acks a publish,
 // and after the server restarts, history still holds the message and the
 // next publish continues the room's seq.
@@ -93,7 +72,8 @@ func TestServePostgresSurvivesRestart(t *testing.T) {
 	if ack := alice.await("ack"); ack["id"] != "m1" || ack["seq"] != 1.0 {
 		t.Fatalf("ack = %v, want id m1 seq 1", ack)
 	}
-	stopServe(t, cmd)
+	cmd.Process.Signal(syscall.SIGTERM)
+	waitExit0(t, cmd)
 
 	_, addr = startServe(t, bin, args...)
 	bob := dialChat(t, addr, "bob")
