@@ -6,6 +6,8 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/switchboard-chat/switchboard/store"
 )
 
@@ -29,17 +31,36 @@ const (
 		WHERE r.id = $1`
 )
 
+// roomRows runs a query whose every row carries the room, with a LEFT
+// JOIN LATERAL page beside it (empty page: one row of NULLs), and calls
+// each per row. No row at all means no such room.
+func (s *Store) roomRows(ctx context.Context, room string, each func(pgx.Rows) error, sql string, args ...any) error {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		found = true
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if !found {
+		return notFound("room", room)
+	}
+	return nil
+}
+
 // page runs historySQL or sinceSQL and returns the room's last seq and the
 // messages in the order the query gives.
 func (s *Store) page(ctx context.Context, op, sql, room string, seq uint64, limit int) (last uint64, msgs []store.Message, err error) {
 	err = s.call(ctx, op, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, sql, room, int64(seq), limit)
-		if err != nil {
-			return err
-		}
-		found := false
-		for rows.Next() {
-			found = true
+		return s.roomRows(ctx, room, func(rows pgx.Rows) error {
 			var (
 				lastSeq  int64
 				mseq     *int64
@@ -54,14 +75,8 @@ func (s *Store) page(ctx context.Context, op, sql, room string, seq uint64, limi
 			if mseq != nil {
 				msgs = append(msgs, store.Message{Room: room, Seq: uint64(*mseq), ID: *id, From: *from, Body: body, TS: ts.UTC()})
 			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if !found {
-			return notFound("room", room)
-		}
-		return nil
+			return nil
+		}, sql, room, int64(seq), limit)
 	})
 	return last, msgs, err
 }

@@ -38,6 +38,22 @@ func dbName(t *testing.T, u string) string {
 	return strings.TrimPrefix(p.Path, "/")
 }
 
+// openWithRoom opens a store on a fresh database (closed when t ends),
+// creates room "r" owned by alice, and returns the store and the URL.
+func openWithRoom(t *testing.T, opts Options) (*Store, string) {
+	t.Helper()
+	u := servicetest.PostgresURL(t)
+	s, err := Open(t.Context(), u, opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { s.Close() })
+	if _, err := s.CreateRoom(t.Context(), store.Room{ID: "r", CreatedBy: "alice"}); err != nil {
+		t.Fatal(err)
+	}
+	return s, u
+}
+
 // waitFor polls cond until it holds or the deadline passes.
 func waitFor(t *testing.T, what string, within time.Duration, cond func() error) {
 	t.Helper()
@@ -61,17 +77,9 @@ func waitFor(t *testing.T, what string, within time.Duration, cond func() error)
 // success) and Health says so; once it accepts connections again the same
 // Store works, without a restart, and no seq was lost or burnt.
 func TestDatabaseDownAndBack(t *testing.T) {
-	u := servicetest.PostgresURL(t)
+	s, u := openWithRoom(t, Options{ReconnectBackoff: 50 * time.Millisecond, StatementTimeout: 5 * time.Second})
 	name := pgx.Identifier{dbName(t, u)}.Sanitize()
-	s, err := Open(t.Context(), u, Options{ReconnectBackoff: 50 * time.Millisecond, StatementTimeout: 5 * time.Second})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
 	ctx := t.Context()
-	if _, err := s.CreateRoom(ctx, store.Room{ID: "r", CreatedBy: "alice"}); err != nil {
-		t.Fatal(err)
-	}
 	if _, _, err := s.Append(ctx, msg("r", "alice", "before")); err != nil {
 		t.Fatal(err)
 	}
@@ -117,16 +125,8 @@ func TestDatabaseDownAndBack(t *testing.T) {
 // statement timeout fails with ErrUnavailable instead of hanging; once the
 // lock goes, appends work and no seq was taken.
 func TestSlowDatabaseTimesOut(t *testing.T) {
-	u := servicetest.PostgresURL(t)
-	s, err := Open(t.Context(), u, Options{StatementTimeout: 300 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer s.Close()
+	s, u := openWithRoom(t, Options{StatementTimeout: 300 * time.Millisecond})
 	ctx := t.Context()
-	if _, err := s.CreateRoom(ctx, store.Room{ID: "r", CreatedBy: "alice"}); err != nil {
-		t.Fatal(err)
-	}
 	blocker, err := pgx.Connect(ctx, u)
 	if err != nil {
 		t.Fatal(err)
@@ -288,11 +288,8 @@ func TestTwoInstancesCommitInSeqOrder(t *testing.T) {
 // TestSinceAfterPurge: messages an operator deleted make Since say so
 // (*store.TrimmedError) rather than skip them.
 func TestSinceAfterPurge(t *testing.T) {
-	s := openTest(t, Options{})
+	s, _ := openWithRoom(t, Options{})
 	ctx := t.Context()
-	if _, err := s.CreateRoom(ctx, store.Room{ID: "r", CreatedBy: "alice"}); err != nil {
-		t.Fatal(err)
-	}
 	for i := range 6 {
 		if _, _, err := s.Append(ctx, msg("r", "alice", fmt.Sprint(i))); err != nil {
 			t.Fatal(err)
@@ -320,11 +317,8 @@ func TestSinceAfterPurge(t *testing.T) {
 // as ErrInvalid on its own, and the messages committed beside it are not
 // affected.
 func TestUnstorableTextFailsOnlyItsMessage(t *testing.T) {
-	s := openTest(t, Options{})
+	s, _ := openWithRoom(t, Options{})
 	ctx := t.Context()
-	if _, err := s.CreateRoom(ctx, store.Room{ID: "r", CreatedBy: "alice"}); err != nil {
-		t.Fatal(err)
-	}
 	var wg sync.WaitGroup
 	errs := make([]error, 20)
 	for i := range errs {
