@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: the scripts hold the logic.
-.PHONY: run test bench bench-idle bench-echo bench-fanout fuzz lint build
+.PHONY: run test bench bench-idle bench-echo bench-fanout bench-store fuzz lint build
 
 run:
 	scripts/run.sh
@@ -18,6 +18,9 @@ bench-echo:
 
 bench-fanout:
 	scripts/bench-fanout.sh
+
+bench-store:
+	scripts/bench-store.sh
 
 fuzz:
 	scripts/fuzz.sh

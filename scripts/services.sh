@@ -91,6 +91,11 @@ services_down() {
   _SERVICES_PG_DATA= _SERVICES_REDIS_PID= _SERVICES_DIR=
 }
 
+# SERVICES_PG_SETTINGS are the server settings of the throwaway cluster:
+# throwaway durability for tests unless the caller (bench-store.sh) says
+# otherwise.
+: "${SERVICES_PG_SETTINGS:=-c fsync=off -c full_page_writes=off -c synchronous_commit=off}"
+
 # services_start_postgres initialises and starts a cluster under
 # $_SERVICES_DIR/pg and exports SWITCHBOARD_TEST_POSTGRES_URL.
 services_start_postgres() {
@@ -108,7 +113,7 @@ services_start_postgres() {
     port=$(free_port) || return 1
     if as_postgres "$_SERVICES_PG_BIN/pg_ctl" -D "$dir/pg/data" -l "$dir/pg/server.log" -w -t 60 start \
       -o "-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$dir/pgsock \
-          -c max_connections=500 -c fsync=off -c full_page_writes=off -c synchronous_commit=off" \
+          -c max_connections=500 $SERVICES_PG_SETTINGS" \
       >/dev/null 2>&1; then
       _SERVICES_PG_DATA=$dir/pg/data
       export SWITCHBOARD_TEST_POSTGRES_URL="postgres://postgres@127.0.0.1:$port/postgres?sslmode=disable"

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -15,7 +14,6 @@ import (
 	"github.com/switchboard-chat/switchboard/room"
 	"github.com/switchboard-chat/switchboard/store"
 	"github.com/switchboard-chat/switchboard/store/memory"
-	"github.com/switchboard-chat/switchboard/store/postgres"
 	"github.com/switchboard-chat/switchboard/store/redis"
 )
 
@@ -28,11 +26,11 @@ type chatFlags struct {
 	audience       string
 	storeKind      string
 	maxMessages    int
+	postgres       postgresFlags
 	allowedOrigins string
 	maxBodyBytes   int
 	rate           float64
 	secret         string
-	postgresURL    string
 	redisURL       string
 	redisPrefix    string
 	instanceID     string
@@ -51,9 +49,9 @@ func (f *chatFlags) register(fs *config.Set) {
 	fs.StringVar(&f.publicKeyFile, "jwt-public-key-file", "", "PEM public key for RS256 or EdDSA tokens")
 	fs.StringVar(&f.issuer, "jwt-issuer", "", "required iss claim (empty: not checked)")
 	fs.StringVar(&f.audience, "jwt-audience", "", "required aud claim (empty: not checked)")
-	fs.StringVar(&f.storeKind, "store", "memory", "chat store: memory, or postgres (shared by the instances of a cluster)").OneOf("memory", "postgres")
+	fs.StringVar(&f.storeKind, "store", "memory", "chat store: memory, or postgres (durable, shared by instances)").OneOf("memory", "postgres")
 	fs.IntVar(&f.maxMessages, "memory-max-messages", 10000, "messages each room keeps in the memory store").Positive()
-	fs.StringVar(&f.postgresURL, "postgres-url", "", "PostgreSQL URL for --store postgres").Secret()
+	f.postgres.register(fs)
 	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL joining this instance to a cluster (needs --store postgres); empty: a single instance").Secret()
 	fs.StringVar(&f.redisPrefix, "redis-prefix", "switchboard:", "start of every Redis key and channel: one per cluster sharing a Redis")
 	fs.StringVar(&f.instanceID, "instance-id", "", "this instance's name in the cluster, unique per instance (empty: hostname-pid)")
@@ -94,14 +92,9 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 		}
 		st = m
 	case "postgres":
-		if f.postgresURL == "" {
-			return nil, f.set.Errorf("postgres-url", "--store postgres needs it")
-		}
-		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-		defer cancel()
-		p, err := postgres.Open(ctx, f.postgresURL, postgres.Options{})
+		p, err := f.postgres.open(f.set, log)
 		if err != nil {
-			return nil, f.set.Errorf("postgres-url", "%v", err)
+			return nil, err
 		}
 		st = p
 	default:

@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"hash/maphash"
 	"sync"
 
 	"github.com/switchboard-chat/switchboard/store"
@@ -15,31 +16,39 @@ type appendReq struct {
 	done chan struct{}
 }
 
-// committer is the group commit behind Append: a fixed set of
-// Options.Committers goroutines, each taking whatever requests are queued
-// (at most Options.MaxBatch) into one append transaction. While one
-// waits for its commit to reach disk, the requests arriving meanwhile
-// queue up for the next, so the batch grows with the load and a lone
-// message goes out at once. No goroutine per message; the queue is
-// bounded, and a full queue makes Append wait (backpressure) until its ctx
-// gives up.
+// committer is the group commit behind Append: Options.Committers
+// goroutines, each owning the rooms that hash to it and a bounded queue.
+// Each takes whatever requests its queue holds (at most Options.MaxBatch)
+// into one append transaction; while that waits for its commit to reach
+// disk, the requests arriving meanwhile queue up for the next, so the
+// batch grows with the load and a lone message goes out at once.
+//
+// Sharding by room means this instance never has two append transactions
+// waiting on one room's lock (that wait, and PostgreSQL's lock hand-over,
+// would cost more than the batching saves); transactions for different
+// shards run side by side and PostgreSQL flushes their commits together.
+// No goroutine per message; a full queue makes Append wait (backpressure)
+// until its ctx gives up.
 type committer struct {
-	s    *Store
-	reqs chan *appendReq
-	stop chan struct{} // closed by close: committers finish their batch and exit
-	gone chan struct{} // closed once every committer has exited
-	wg   sync.WaitGroup
+	s      *Store
+	seed   maphash.Seed
+	shards []chan *appendReq
+	stop   chan struct{} // closed by close: committers finish their batch and exit
+	gone   chan struct{} // closed once every committer has exited
+	wg     sync.WaitGroup
 }
 
 func newCommitter(s *Store) *committer {
 	c := &committer{
-		s:    s,
-		reqs: make(chan *appendReq, s.opts.MaxBatch*s.opts.Committers),
-		stop: make(chan struct{}),
-		gone: make(chan struct{}),
+		s:      s,
+		seed:   maphash.MakeSeed(),
+		shards: make([]chan *appendReq, s.opts.Committers),
+		stop:   make(chan struct{}),
+		gone:   make(chan struct{}),
 	}
-	for range s.opts.Committers {
-		c.wg.Go(c.run)
+	for i := range c.shards {
+		c.shards[i] = make(chan *appendReq, s.opts.MaxBatch)
+		c.wg.Go(func() { c.run(c.shards[i]) })
 	}
 	return c
 }
@@ -52,11 +61,12 @@ func (c *committer) close() {
 	close(c.gone)
 }
 
-// submit queues req and waits for its result, for ctx, or for the store
-// to close.
+// submit queues req on its room's shard and waits for its result, for
+// ctx, or for the store to close.
 func (c *committer) submit(ctx context.Context, req *appendReq) store.AppendResult {
+	shard := c.shards[maphash.String(c.seed, req.item.msg.Room)%uint64(len(c.shards))]
 	select {
-	case c.reqs <- req:
+	case shard <- req:
 	case <-ctx.Done():
 		return store.AppendResult{Err: ctx.Err()}
 	case <-c.stop:
@@ -79,13 +89,14 @@ func (c *committer) submit(ctx context.Context, req *appendReq) store.AppendResu
 	}
 }
 
-func (c *committer) run() {
+// run is one committer: it drains its shard's queue batch by batch.
+func (c *committer) run(queue chan *appendReq) {
 	maxBatch := c.s.opts.MaxBatch
 	batch := make([]*appendReq, 0, maxBatch)
 	items := make([]*appendItem, 0, maxBatch)
 	for {
 		select {
-		case r := <-c.reqs:
+		case r := <-queue:
 			batch = append(batch[:0], r)
 		case <-c.stop:
 			return
@@ -93,7 +104,7 @@ func (c *committer) run() {
 	fill:
 		for len(batch) < maxBatch {
 			select {
-			case r := <-c.reqs:
+			case r := <-queue:
 				batch = append(batch, r)
 			default:
 				break fill

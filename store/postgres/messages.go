@@ -6,38 +6,61 @@ import (
 	"slices"
 	"time"
 
+	"github.com/jackc/pgx/v5"
+
 	"github.com/switchboard-chat/switchboard/store"
 )
 
-// historySQL and sinceSQL read the room's last_seq and one page of its
+// historySQL and sinceSQL read the room's last seq and one page of its
 // messages in one statement, so both come from one snapshot; the room's row
 // comes back even when the page is empty (no row at all: no such room).
 const (
 	historySQL = `
-		SELECT r.last_seq, m.seq, m.client_id, m.sender, m.body, m.ts FROM rooms r
+		SELECT q.last_seq, m.seq, m.client_id, m.sender, m.body, m.ts
+		FROM rooms r JOIN room_seqs q ON q.pk = r.pk
 		LEFT JOIN LATERAL (
 			SELECT seq, client_id, sender, body, ts FROM messages
 			WHERE room_pk = r.pk AND seq < $2 ORDER BY seq DESC LIMIT $3) m ON true
 		WHERE r.id = $1`
 	sinceSQL = `
-		SELECT r.last_seq, m.seq, m.client_id, m.sender, m.body, m.ts FROM rooms r
+		SELECT q.last_seq, m.seq, m.client_id, m.sender, m.body, m.ts
+		FROM rooms r JOIN room_seqs q ON q.pk = r.pk
 		LEFT JOIN LATERAL (
 			SELECT seq, client_id, sender, body, ts FROM messages
 			WHERE room_pk = r.pk AND seq > $2 ORDER BY seq LIMIT $3) m ON true
 		WHERE r.id = $1`
 )
 
+// roomRows runs a query whose every row carries the room, with a LEFT
+// JOIN LATERAL page beside it (empty page: one row of NULLs), and calls
+// each per row. No row at all means no such room.
+func (s *Store) roomRows(ctx context.Context, room string, each func(pgx.Rows) error, sql string, args ...any) error {
+	rows, err := s.pool.Query(ctx, sql, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	found := false
+	for rows.Next() {
+		found = true
+		if err := each(rows); err != nil {
+			return err
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	if !found {
+		return notFound("room", room)
+	}
+	return nil
+}
+
 // page runs historySQL or sinceSQL and returns the room's last seq and the
 // messages in the order the query gives.
 func (s *Store) page(ctx context.Context, op, sql, room string, seq uint64, limit int) (last uint64, msgs []store.Message, err error) {
 	err = s.call(ctx, op, func(ctx context.Context) error {
-		rows, err := s.pool.Query(ctx, sql, room, int64(seq), limit)
-		if err != nil {
-			return err
-		}
-		found := false
-		for rows.Next() {
-			found = true
+		return s.roomRows(ctx, room, func(rows pgx.Rows) error {
 			var (
 				lastSeq  int64
 				mseq     *int64
@@ -52,14 +75,8 @@ func (s *Store) page(ctx context.Context, op, sql, room string, seq uint64, limi
 			if mseq != nil {
 				msgs = append(msgs, store.Message{Room: room, Seq: uint64(*mseq), ID: *id, From: *from, Body: body, TS: ts.UTC()})
 			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if !found {
-			return notFound("room", room)
-		}
-		return nil
+			return nil
+		}, sql, room, int64(seq), limit)
 	})
 	return last, msgs, err
 }
@@ -120,7 +137,7 @@ func (s *Store) Since(ctx context.Context, room string, after uint64, limit int)
 func (s *Store) LastSeq(ctx context.Context, room string) (uint64, error) {
 	var last int64
 	err := s.call(ctx, "last seq", func(ctx context.Context) error {
-		err := s.pool.QueryRow(ctx, `SELECT last_seq FROM rooms WHERE id = $1`, room).Scan(&last)
+		err := s.pool.QueryRow(ctx, `SELECT q.last_seq FROM rooms r JOIN room_seqs q ON q.pk = r.pk WHERE r.id = $1`, room).Scan(&last)
 		return rowsOrNotFound(err, "room", room)
 	})
 	return uint64(last), err

@@ -38,6 +38,9 @@ type Store struct {
 	down      atomic.Bool
 
 	commits *committer
+	// commitCount and committedCount count append transactions and the
+	// messages they stored (benchmarks report messages per commit).
+	commitCount, committedCount atomic.Uint64
 }
 
 var _ store.Store = (*Store)(nil)
@@ -161,6 +164,10 @@ func (s *Store) result(ctx context.Context, op string, err error) error {
 	if cerr := ctx.Err(); cerr != nil {
 		return fmt.Errorf("postgres: %s: %w", op, cerr)
 	}
+	switch pgCode(err) {
+	case codeBadCharacter, codeUntranslatable: // a NUL or invalid UTF-8 in a name
+		return fmt.Errorf("postgres: %s: %w: %w", op, store.ErrInvalid, err)
+	}
 	var connErr *pgconn.ConnectError
 	if errors.As(err, &connErr) {
 		s.downUntil.Store(time.Now().Add(s.opts.ReconnectBackoff).UnixNano())
@@ -209,6 +216,8 @@ func pgCode(err error) string {
 const (
 	codeUniqueViolation     = "23505"
 	codeForeignKeyViolation = "23503"
+	codeBadCharacter        = "22021"
+	codeUntranslatable      = "22P05"
 )
 
 func notFound(what, id string) error {

@@ -25,11 +25,12 @@ func (s *Store) CreateRoom(ctx context.Context, r store.Room) (store.Room, error
 	}
 	r.CreatedAt = now()
 	err := s.call(ctx, "create room", func(ctx context.Context) error {
-		// One batch is one implicit transaction: all three or none.
+		// One batch is one implicit transaction: all or nothing.
 		b := &pgx.Batch{}
 		b.Queue(addUserSQL, r.CreatedBy)
 		b.Queue(`INSERT INTO rooms (id, private, created_by, created_at) VALUES ($1, $2, $3, $4)`,
 			r.ID, r.Private, r.CreatedBy, r.CreatedAt)
+		b.Queue(`INSERT INTO room_seqs (pk) SELECT pk FROM rooms WHERE id = $1`, r.ID)
 		b.Queue(`INSERT INTO memberships (room_id, user_id, role, joined_at) VALUES ($1, $2, 'owner', $3)`,
 			r.ID, r.CreatedBy, r.CreatedAt)
 		err := s.pool.SendBatch(ctx, b).Close()
@@ -190,20 +191,7 @@ func (s *Store) Members(ctx context.Context, room, after string, limit int) ([]s
 	limit = min(limit, maxPage)
 	var members []store.Member
 	err := s.call(ctx, "members", func(ctx context.Context) error {
-		// The room row comes back even when the page is empty: no row at
-		// all means no such room.
-		rows, err := s.pool.Query(ctx, `
-			SELECT m.user_id, m.role, m.joined_at FROM rooms r
-			LEFT JOIN LATERAL (
-				SELECT user_id, role, joined_at FROM memberships
-				WHERE room_id = r.id AND user_id > $2 ORDER BY user_id LIMIT $3) m ON true
-			WHERE r.id = $1`, room, after, limit+1)
-		if err != nil {
-			return err
-		}
-		found := false
-		for rows.Next() {
-			found = true
+		return s.roomRows(ctx, room, func(rows pgx.Rows) error {
 			var (
 				user, role *string
 				joined     *time.Time
@@ -214,14 +202,13 @@ func (s *Store) Members(ctx context.Context, room, after string, limit int) ([]s
 			if user != nil {
 				members = append(members, store.Member{User: *user, Role: store.Role(*role), Joined: joined.UTC()})
 			}
-		}
-		if err := rows.Err(); err != nil {
-			return err
-		}
-		if !found {
-			return notFound("room", room)
-		}
-		return nil
+			return nil
+		}, `
+			SELECT m.user_id, m.role, m.joined_at FROM rooms r
+			LEFT JOIN LATERAL (
+				SELECT user_id, role, joined_at FROM memberships
+				WHERE room_id = r.id AND user_id > $2 ORDER BY user_id LIMIT $3) m ON true
+			WHERE r.id = $1`, room, after, limit+1)
 	})
 	if err != nil {
 		return nil, false, err
