@@ -278,15 +278,17 @@ func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFr
 	if err != nil {
 		return err
 	}
+	// Counted before the ack leaves, so a client that has its ack sees it
+	// in the stats.
+	s.stats.ack.observe(time.Since(start))
+	if !dup {
+		s.stats.published.Add(1)
+	}
 	s.send(ss, "ack", struct {
 		ID   string `json:"id"`
 		Room string `json:"room"`
 		Seq  uint64 `json:"seq"`
 	}{f.ID, f.Room, stored.Seq})
-	s.stats.ack.observe(time.Since(start))
-	if !dup {
-		s.stats.published.Add(1)
-	}
 	frame := protocol.AppendMessageFrame(nil, chatMessage(&stored))
 	gap := m.lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
 	if s.cl != nil {
