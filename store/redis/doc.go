@@ -45,13 +45,24 @@
 // or a Redis restart that lost the data, an instance re-registers what is
 // connected to it (reconcile).
 //
+// # Rate limit
+//
+// Charge counts a user's messages locally and answers from the last flush:
+// every Options.RateFlush (100 ms) one pipelined round trip adds the
+// instance's counts to <prefix>rate:<user>:<window start> (INCRBY, expiring
+// after two windows) and learns the cluster's totals; a user over the
+// limit is refused on every instance until the window ends. No message
+// waits on Redis; the limit can be overshot by what the instances accept
+// in one flush interval.
+//
 // Keys in several rooms are touched by one script, so the server must be a
 // single Redis (or a primary with replicas), not Redis Cluster.
 //
 // # Concurrency
 //
 // Every exported method is safe for concurrent use. Goroutines: one
-// receiving pub/sub, one pipelining, one heartbeat, per Bus. Lock order:
+// receiving pub/sub, one pipelining, one heartbeat, one flushing rate
+// counts, per Bus. Lock order:
 // subscriber.mu, then go-redis's PubSub lock; pipeline.mu is a leaf.
 // Handler callbacks run without bus locks held.
 package redis
