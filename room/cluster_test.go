@@ -2,6 +2,7 @@ package room
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -9,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/gorilla/websocket"
 
 	"github.com/switchboard-chat/switchboard/engine"
 	"github.com/switchboard-chat/switchboard/store"
@@ -303,4 +306,50 @@ func TestClusterUserRateLimit(t *testing.T) {
 		}
 	}
 	t.Fatal("5000 publishes in a row from two instances, none refused by a limit of 20 per second")
+}
+
+// TestClusterConnectionLimitPerUser: two connections of u are allowed,
+// wherever they are; a third on either instance is closed with 1008, and
+// once one closes a new one is allowed again.
+func TestClusterConnectionLimitPerUser(t *testing.T) {
+	srv := startCluster(t, 2, func(c *Config) { c.MaxConnsPerUser = 2 })
+	first := srv[0].dial(t, "u")
+	srv[1].dial(t, "u")
+	if code := dialCloseCode(t, srv[0], "u"); code != websocket.ClosePolicyViolation {
+		t.Fatalf("third connection closed with %d, want 1008", code)
+	}
+	srv[1].dial(t, "v") // other users are not affected
+	first.c.Close()
+	// The close reaches Redis asynchronously: retry until let in.
+	deadline := time.Now().Add(10 * time.Second)
+	for dialCloseCode(t, srv[1], "u") == websocket.ClosePolicyViolation {
+		if time.Now().After(deadline) {
+			t.Fatal("still refused after one of the two connections closed")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// dialCloseCode connects user and returns the close code the server sent
+// before any welcome, or 0 when a welcome came.
+func dialCloseCode(t *testing.T, s *server, user string) int {
+	t.Helper()
+	c, _, err := websocket.DefaultDialer.Dial(fmt.Sprintf("ws://%s/ws?user=%s", s.e.Addr(), user), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_, p, err := c.ReadMessage()
+	var ce *websocket.CloseError
+	if errors.As(err, &ce) {
+		return ce.Code
+	}
+	if err != nil {
+		t.Fatalf("%s: %v", user, err)
+	}
+	if !strings.Contains(string(p), `"welcome"`) {
+		t.Fatalf("%s: first frame %s", user, p)
+	}
+	return 0
 }

@@ -64,6 +64,10 @@ type Config struct {
 	// MaxRateLimited is how many rate_limited answers in a row close the
 	// connection with 1008. Default 50.
 	MaxRateLimited int
+	// MaxConnsPerUser caps one user's open connections, across every
+	// instance with a Bus (one Redis round trip per connection opened);
+	// the one over it is closed with 1008. 0: no cap.
+	MaxConnsPerUser int
 	// MaxRoomsPerConn caps the rooms one connection may join. Default 100.
 	MaxRoomsPerConn int
 	// TypingInterval debounces typing: at most one per user and room per
@@ -113,6 +117,7 @@ func (c *Config) setDefaults() error {
 		{"MaxRateLimited", &c.MaxRateLimited, 50}, {"UserRateBurst", &c.UserRateBurst, 80},
 		{"LargeRoom", &c.LargeRoom, 1000}, {"MaxRoomsPerConn", &c.MaxRoomsPerConn, 100},
 		{"ClusterUserRate", &c.ClusterUserRate, 0}, // UserRateBurst, below
+		{"MaxConnsPerUser", &c.MaxConnsPerUser, 0},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
@@ -256,7 +261,10 @@ func (s *Service) OnOpen(c *engine.Conn) {
 	ss.rooms = map[string]*membership{}
 	ss.status = "online"
 	ss.bucket = newTokenBucket(s.cfg.RatePerSecond, s.cfg.RateBurst)
-	s.users.open(ss.user)
+	if n := s.openConn(ss.user); s.cfg.MaxConnsPerUser > 0 && n > s.cfg.MaxConnsPerUser {
+		c.Close(ws.StatusPolicyViolation, fmt.Sprintf("over %d connections for this user", s.cfg.MaxConnsPerUser))
+		return
+	}
 	if !ss.expires.IsZero() {
 		c.SetExpiry(ss.expires)
 	}
@@ -265,6 +273,22 @@ func (s *Service) OnOpen(c *engine.Conn) {
 		Session  string `json:"session"`
 		Protocol int    `json:"protocol"`
 	}{ss.user, strconv.FormatUint(c.ID(), 10), protocol.ChatVersion})
+}
+
+// openConn counts a new connection of user and returns the user's
+// connections: across the cluster when capped and the bus answers, on
+// this instance otherwise.
+func (s *Service) openConn(user string) int {
+	n := s.users.open(user)
+	if s.cl == nil || s.cfg.MaxConnsPerUser == 0 {
+		return n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+	defer cancel()
+	if total, err := s.cl.bus.OpenConn(ctx, user); err == nil {
+		return total
+	}
+	return n
 }
 
 // OnMessage decodes one client frame and runs its handler.
@@ -321,6 +345,9 @@ func (s *Service) OnClose(c *engine.Conn) {
 		return
 	}
 	s.users.close(ss.user)
+	if s.cl != nil && s.cfg.MaxConnsPerUser > 0 {
+		s.cl.bus.CloseConn(ss.user)
+	}
 	for id := range ss.rooms {
 		s.leave(ss, id)
 	}

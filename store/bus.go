@@ -55,6 +55,14 @@ type Bus interface {
 	// Online returns the number of users connected to room across the
 	// cluster, and whether each of users is.
 	Online(ctx context.Context, room string, users []string) (count int, online []bool, err error)
+	// OpenConn counts one more connection of user on this instance and
+	// returns the user's connections across the cluster, this one
+	// included (one round trip; an error while Redis is down, when only
+	// the instance's own count is known). Every OpenConn, failed or not,
+	// needs one CloseConn.
+	OpenConn(ctx context.Context, user string) (total int, err error)
+	// CloseConn counts one connection of user less; it returns at once.
+	CloseConn(user string)
 	// Charge counts one message of user and reports whether user has sent
 	// more than limit messages in the current window (one second) across
 	// the cluster. It answers from what the bus has learned so far and

@@ -35,6 +35,7 @@ type chatFlags struct {
 	redisPrefix    string
 	instanceID     string
 	presenceTTL    time.Duration
+	maxUserConns   int
 
 	bus       store.Bus                              // the cluster bus, after service; nil: single instance
 	set       *config.Set                            // for errors naming a setting and its source
@@ -59,6 +60,7 @@ func (f *chatFlags) register(fs *config.Set) {
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "*", "comma-separated Origin values allowed to upgrade (*: any)")
 	fs.IntVar(&f.maxBodyBytes, "max-body-bytes", 16<<10, "largest publish body").Positive()
 	fs.Float64Var(&f.rate, "rate", 20, "messages per second per connection (burst twice that)").Positive()
+	fs.IntVar(&f.maxUserConns, "max-conns-per-user", 0, "open connections one user may have, across every instance with --redis-url; one more is closed with 1008 (0: no cap)")
 }
 
 // engineConfig applies the settings the engine enforces for chat clients.
@@ -111,7 +113,7 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 		}
 	}
 	cfg := room.Config{Store: st, Logger: log, RatePerSecond: f.rate, RateBurst: max(1, int(2*f.rate)),
-		UserRatePerSecond: 2 * f.rate, UserRateBurst: max(1, int(4*f.rate))}
+		UserRatePerSecond: 2 * f.rate, UserRateBurst: max(1, int(4*f.rate)), MaxConnsPerUser: f.maxUserConns}
 	if f.redisURL != "" {
 		if f.instanceID == "" {
 			f.instanceID = defaultInstanceID()

@@ -108,7 +108,8 @@ type Bus struct {
 
 	sub  subscriber
 	pipe pipeline
-	rate rateLimiter
+	rate  rateLimiter
+	conns connCounts
 
 	// reconcile asks the heartbeat goroutine to bring this instance's
 	// presence in Redis back in line with LocalPresence.

@@ -378,3 +378,34 @@ func TestChargeLimitsAUserAcrossInstances(t *testing.T) {
 		t.Fatal("a: not refused after the cluster total passed the limit")
 	}
 }
+
+// TestConnectionCountsAcrossInstances: each instance writes its own count;
+// totals add up, closes come off, and a dead instance's count is swept.
+func TestConnectionCountsAcrossInstances(t *testing.T) {
+	url, prefix := servicetest.RedisURL(t), servicetest.UniqueName("sbtest")+":"
+	a, _ := startBus(t, url, prefix, "a")
+	b, _ := startBus(t, url, prefix, "b")
+	ctx := context.Background()
+	for want, bus := range []*Bus{a, a, b} {
+		if n, err := bus.OpenConn(ctx, "u"); err != nil || n != want+1 {
+			t.Fatalf("OpenConn #%d = %d, %v; want %d", want+1, n, err, want+1)
+		}
+	}
+	b.CloseConn("u")
+	if n, err := b.OpenConn(ctx, "u"); err != nil || n != 3 {
+		t.Fatalf("after a close and an open: %d, %v; want 3", n, err)
+	}
+	a.die() // its 2 go when a survivor sweeps it
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		b.CloseConn("u")
+		n, err := b.OpenConn(ctx, "u")
+		if err == nil && n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the dead instance's connections still count: %d, %v", n, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

@@ -30,13 +30,14 @@ const (
 	opPresence               // bring (room, user) presence in line with the handler
 	opResync                 // ask room's subscribers to resync
 	opPing                   // probe Redis after a failure
+	opConns                  // write this instance's connection count of user
 )
 
 type op struct {
 	kind       opKind
 	room, user string
 	payload    string
-	done       chan presenceResult // opPresence only; nil when nobody waits
+	done       chan presenceResult // opPresence and opConns; nil when nobody waits
 }
 
 type presenceResult struct {
@@ -168,6 +169,8 @@ func (b *Bus) exec(batch []op) {
 			cmds[i] = b.presenceCmd(ctx, pipe, o.room, o.user)
 		case opPing:
 			cmds[i] = pipe.Ping(ctx)
+		case opConns:
+			cmds[i] = b.connCmd(ctx, pipe, o.user)
 		}
 	}
 	_, err := pipe.Exec(ctx)
@@ -185,7 +188,7 @@ func (b *Bus) exec(batch []op) {
 				b.pipe.failed[o.room] = true
 				b.pipe.mu.Unlock()
 			}
-		case opPresence:
+		case opPresence, opConns:
 			var r presenceResult
 			if cerr != nil {
 				b.reconcile.Store(true)

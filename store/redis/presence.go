@@ -1,6 +1,7 @@
 package redis
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"strings"
@@ -67,11 +68,14 @@ return added
 // message it never relayed. It returns "<room>\0<user>", online count
 // pairs for the users who went offline across the cluster, or nil.
 //
-//	KEYS: instances, the instance's liveness key, its presence set
+//	KEYS: instances, the instance's liveness key, its presence set, its
+//	      conns set
 //	ARGV: instance id, key prefix, resync payload
 const sweepScript = `
 if redis.call('EXISTS', KEYS[2]) == 1 then return false end
 if redis.call('SREM', KEYS[1], ARGV[1]) == 0 then return false end
+for _, u in ipairs(redis.call('SMEMBERS', KEYS[4])) do redis.call('HDEL', ARGV[2] .. 'conns:' .. u, ARGV[1]) end
+redis.call('DEL', KEYS[4])
 local out, rooms = {}, {}
 for _, m in ipairs(redis.call('SMEMBERS', KEYS[3])) do
   local sep = string.find(m, '\0', 1, true)
@@ -186,7 +190,7 @@ func (b *Bus) beat() error {
 		b.reconcile.Store(true)
 	}
 	if b.reconcile.Swap(false) {
-		if err := b.reconcilePresence(ctx); err != nil {
+		if err := cmp.Or(b.reconcilePresence(ctx), b.reconcileConns(ctx)); err != nil {
 			b.reconcile.Store(true)
 			return err
 		}
@@ -256,7 +260,7 @@ func (b *Bus) sweep(ctx context.Context) error {
 // took offline.
 func (b *Bus) sweepInstance(ctx context.Context, id string) error {
 	res, err := b.client.Eval(ctx, sweepScript,
-		[]string{b.keys.instances, aliveKey(b.opts.Prefix, id), presenceKey(b.opts.Prefix, id)},
+		[]string{b.keys.instances, aliveKey(b.opts.Prefix, id), presenceKey(b.opts.Prefix, id), connSetKey(b.opts.Prefix, id)},
 		id, b.opts.Prefix, frame(kindResync, "", nil)).Slice()
 	if errors.Is(err, goredis.Nil) {
 		return nil // alive again, or another survivor swept it
