@@ -106,8 +106,8 @@ type Bus struct {
 	wg     sync.WaitGroup
 	closed atomic.Bool
 
-	sub  subscriber
-	pipe pipeline
+	sub   subscriber
+	pipe  pipeline
 	rate  rateLimiter
 	conns connCounts
 
