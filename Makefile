@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: the scripts hold the logic.
-.PHONY: run test bench bench-idle bench-echo bench-fanout bench-store fuzz lint build
+.PHONY: run test bench bench-full bench-idle bench-handshake bench-echo bench-fanout bench-chat bench-store fuzz lint build
 
 run:
 	scripts/run.sh
@@ -10,14 +10,23 @@ test:
 bench:
 	scripts/bench.sh
 
+bench-full:
+	scripts/bench-full.sh
+
 bench-idle:
 	scripts/bench-idle.sh
+
+bench-handshake:
+	scripts/bench-handshake.sh
 
 bench-echo:
 	scripts/bench-echo.sh
 
 bench-fanout:
 	scripts/bench-fanout.sh
+
+bench-chat:
+	scripts/bench-chat.sh
 
 bench-store:
 	scripts/bench-store.sh

@@ -16,6 +16,8 @@ Usage:
   switchboard token --user NAME [flags]
                                print a signed development token (switchboard token --help)
   switchboard migrate [flags]  apply the PostgreSQL schema migrations (switchboard migrate --help)
+  switchboard preflight [--conns 1000000]
+                               check this host's limits for a connection target
   switchboard version          print version and build information
 `
 
@@ -32,6 +34,8 @@ func main() {
 		err = token(os.Args[2:], os.Stdout, os.Stderr, os.Getenv)
 	case "migrate":
 		err = migrate(os.Args[2:], os.Stdout, os.Getenv)
+	case "preflight":
+		err = preflight(os.Args[2:], os.Stdout)
 	case "version":
 		err = version(os.Stdout)
 	case "config-doc": // hidden: regenerates docs/configuration.md
