@@ -25,11 +25,11 @@ bench-echo:
 bench-fanout:
 	scripts/bench-fanout.sh
 
-bench-store:
-	scripts/bench-store.sh
-
 bench-chat:
 	scripts/bench-chat.sh
+
+bench-store:
+	scripts/bench-store.sh
 
 fuzz:
 	scripts/fuzz.sh

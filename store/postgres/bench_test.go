@@ -23,13 +23,19 @@ import (
 // msgs/commit is how full the group commits ran. scripts/bench-store.sh
 // runs it against a PostgreSQL with fsync on and writes the report.
 func BenchmarkAppend(b *testing.B) {
-	cases := []struct{ goroutines, rooms int }{
-		{1, 1}, {64, 1}, {64, 4}, {256, 4}, {64, 1000}, {256, 1000},
+	cases := []struct{ goroutines, rooms, committers int }{
+		{1, 1, 0}, {64, 1, 0}, {64, 4, 0}, {256, 4, 0}, {64, 1000, 0}, {256, 1000, 0},
+		// More transactions in flight at once (one pool connection each).
+		{256, 1000, 16}, {256, 4, 16},
 	}
 	for _, c := range cases {
-		b.Run(fmt.Sprintf("goroutines=%d/rooms=%d", c.goroutines, c.rooms), func(b *testing.B) {
-			benchAppend(b, c.goroutines, c.rooms, Options{})
-		})
+		name := fmt.Sprintf("goroutines=%d/rooms=%d", c.goroutines, c.rooms)
+		opts := Options{}
+		if c.committers > 0 {
+			name += fmt.Sprintf("/committers=%d", c.committers)
+			opts = Options{Committers: c.committers, MaxConns: c.committers + 4}
+		}
+		b.Run(name, func(b *testing.B) { benchAppend(b, c.goroutines, c.rooms, opts) })
 	}
 }
 

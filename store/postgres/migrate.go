@@ -91,6 +91,11 @@ func migrate(ctx context.Context, conn *pgx.Conn) (MigrationResult, error) {
 		return res, err
 	}
 	defer tx.Rollback(context.WithoutCancel(ctx))
+	// The server's per-statement limit is for serving calls: waiting for
+	// another instance's migration, or a long step, is bounded by ctx.
+	if _, err := tx.Exec(ctx, `SET LOCAL statement_timeout = 0`); err != nil {
+		return res, err
+	}
 	if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, migrationLockKey); err != nil {
 		return res, err
 	}

@@ -125,7 +125,7 @@ func TestDatabaseDownAndBack(t *testing.T) {
 // statement timeout fails with ErrUnavailable instead of hanging; once the
 // lock goes, appends work and no seq was taken.
 func TestSlowDatabaseTimesOut(t *testing.T) {
-	s, u := openWithRoom(t, Options{StatementTimeout: 300 * time.Millisecond})
+	s, u := openWithRoom(t, Options{StatementTimeout: 2 * time.Second})
 	ctx := t.Context()
 	blocker, err := pgx.Connect(ctx, u)
 	if err != nil {
