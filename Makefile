@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: the scripts hold the logic.
-.PHONY: run test bench bench-full bench-idle bench-handshake bench-echo bench-fanout bench-chat fuzz lint build
+.PHONY: run test bench bench-full bench-idle bench-handshake bench-echo bench-fanout bench-chat bench-store fuzz lint build
 
 run:
 	scripts/run.sh
@@ -27,6 +27,9 @@ bench-fanout:
 
 bench-chat:
 	scripts/bench-chat.sh
+
+bench-store:
+	scripts/bench-store.sh
 
 fuzz:
 	scripts/fuzz.sh

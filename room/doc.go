@@ -23,6 +23,51 @@
 // on that worker) reads the store up to the last seq handed to fan-out and
 // receives everything later live: no gap, no duplicate, no buffering.
 //
+// # Several instances
+//
+// With Config.Bus (store/redis) instances share one Store (PostgreSQL) and
+// relay through Redis; without it (nil) the Service is a single instance
+// and nothing below applies.
+//
+// The store assigns seq, never Redis: PostgreSQL does it inside the append
+// transaction under the room's row lock, so per room commit order is seq
+// order across instances, and a seq visible in the store implies every
+// lower one is committed. Redis carries publication only. After the
+// commit, the publishing instance delivers locally as before and publishes
+// the encoded message (seq, frame) on the room's channel; the other
+// instances with members in that room are subscribed to it and hand it to
+// their local fan-out through the same parked/next order, dropping what
+// they already have (seq < next: the publisher's own echo never comes back,
+// and a message both relayed and refilled is delivered once).
+//
+// Nothing relayed is trusted to be complete. A gap (a later seq parked,
+// next missing) that lasts Config.GapTimeout (200 ms; checked by one ticker
+// per Service, never a timer per connection or room), a resync notice
+// from the bus (a publisher whose relay failed, or a survivor sweeping a
+// dead instance), and every Redis reconnect make the Service refill the
+// room from store.Since, so members never see a gap. Seq in Redis (an INCR
+// plus publish, as first planned) was rejected on purpose: a crash between
+// the INCR and the durable write leaves a permanent hole, and a Redis
+// restart without persistence resets the counter.
+//
+// Joining across instances: the first join of a room on an instance
+// subscribes to its channel and waits for Redis to confirm the
+// subscription before reading the room's last seq from the store, so a
+// message stored by another instance in between is either below next or
+// arrives on the channel. While Redis is down, publishes answer
+// unavailable without touching the store (an acked message must reach
+// every instance); joins still work from the store, and the rooms are
+// subscribed and refilled when Redis is back.
+//
+// Typing, read receipts, presence status changes, role changes and kicks
+// are relayed as events (a kick also makes the victim's connections on
+// every instance leave). Presence online/offline is counted across
+// instances by the bus: a user is announced online when their first
+// connection to the room anywhere arrives and offline when the last one
+// anywhere goes, joined.online and members pages count the cluster, and a
+// dead instance's users go offline when a survivor sweeps it (one TTL,
+// 30 s by default, after its last heartbeat).
+//
 // # Buffers
 //
 // A message is encoded once into a reference-counted engine.Frame that

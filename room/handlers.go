@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -87,7 +88,7 @@ func (s *Service) join(ctx context.Context, ss *session, f *protocol.ClientFrame
 	if err := s.admit(ctx, ss, f); err != nil {
 		return err
 	}
-	lr, err := s.rooms.acquire(ctx, s.st, f.Room, s.e.Workers())
+	lr, err := s.rooms.acquire(ctx, s.e, f.Room)
 	if err != nil {
 		return err
 	}
@@ -97,7 +98,16 @@ func (s *Service) join(ctx context.Context, ss *session, f *protocol.ClientFrame
 	online := len(lr.users)
 	lr.mu.Unlock()
 	ss.rooms[f.Room] = &membership{lr: lr}
-	if first && online <= s.cfg.LargeRoom {
+	switch {
+	case s.cl != nil:
+		// The bus announces the user if this is their first connection
+		// anywhere, and counts the room across instances. While it is
+		// down the count is this instance's, and the user is registered
+		// when it is back.
+		if n, err := s.cl.bus.SyncPresence(ctx, f.Room, ss.user); err == nil {
+			online = n
+		}
+	case first && online <= s.cfg.LargeRoom:
 		lr.broadcast(s.e, presenceFrame(f.Room, ss.user, ss.status), ss.user)
 	}
 
@@ -236,40 +246,64 @@ func (s *Service) leave(ss *session, room string) {
 	last := m.lr.removeLocked(ss)
 	small := len(m.lr.users) < s.cfg.LargeRoom
 	m.lr.mu.Unlock()
-	if last && small {
+	switch {
+	case !last:
+	case s.cl != nil:
+		s.cl.bus.PresenceChanged(room, ss.user)
+	case small:
 		m.lr.broadcast(s.e, presenceFrame(room, ss.user, "offline"), ss.user)
 	}
 	s.rooms.release(m.lr)
 }
 
 // publish stores the message, acks it to the sender once stored, and hands
-// it to fan-out in seq order. A retried id is acked with its first seq and
-// not delivered again.
+// it to fan-out in seq order (and to the bus). A retried id is acked with
+// its first seq and not delivered again; it is handed over again all the
+// same, since the first attempt may have died between store and fan-out
+// (an instance killed), and a seq already delivered is dropped there.
+//
+// With a bus that is down nothing is stored: the message could not reach
+// the other instances' members, so it is refused rather than acked.
 func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
 	start := time.Now()
 	m := ss.rooms[f.Room]
 	if m == nil {
 		return errNotJoined
 	}
+	if s.cl != nil {
+		if err := s.cl.bus.Err(); err != nil {
+			return fmt.Errorf("%w: %w", errBusDown, err)
+		}
+	}
 	body := append(json.RawMessage(nil), f.Body...)
 	stored, dup, err := s.st.Append(ctx, store.Message{Room: f.Room, ID: f.ID, From: ss.user, Body: body})
 	if err != nil {
 		return err
+	}
+	// Counted before the ack leaves, so a client that has its ack sees it
+	// in the stats.
+	s.stats.ack.observe(time.Since(start))
+	if !dup {
+		s.stats.published.Add(1)
 	}
 	s.send(ss, "ack", struct {
 		ID   string `json:"id"`
 		Room string `json:"room"`
 		Seq  uint64 `json:"seq"`
 	}{f.ID, f.Room, stored.Seq})
-	s.stats.ack.observe(time.Since(start))
-	if dup {
-		return nil
-	}
-	s.stats.published.Add(1)
 	frame := protocol.AppendMessageFrame(nil, chatMessage(&stored))
-	m.lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
+	gap := m.lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
+	if s.cl != nil {
+		s.cl.relayMessage(f.Room, stored.Seq, frame)
+		if gap {
+			s.cl.noteGap(m.lr)
+		}
+	}
 	return nil
 }
+
+// errBusDown marks a publish refused because the bus is down.
+var errBusDown = errors.New("room: bus unavailable")
 
 func (s *Service) history(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
 	if ss.rooms[f.Room] == nil {
@@ -336,6 +370,19 @@ func (s *Service) members(ctx context.Context, ss *session, f *protocol.ClientFr
 		out[i] = memberInfo{User: mb.User, Role: string(mb.Role), Online: m.lr.users[mb.User] > 0}
 	}
 	m.lr.mu.Unlock()
+	if s.cl != nil {
+		// Across instances when the bus answers; this instance's view
+		// when it does not.
+		users := make([]string, len(list))
+		for i := range list {
+			users[i] = list[i].User
+		}
+		if _, online, err := s.cl.bus.Online(ctx, f.Room, users); err == nil {
+			for i := range out {
+				out[i].Online = online[i]
+			}
+		}
+	}
 	s.send(ss, "members", struct {
 		Room    string       `json:"room"`
 		Members []memberInfo `json:"members"`
@@ -388,7 +435,7 @@ func (s *Service) typing(ss *session, f *protocol.ClientFrame) error {
 		return nil
 	}
 	m.lastTyping = now
-	m.lr.broadcast(s.e, protocol.AppendChatFrame(nil, "typing", struct {
+	s.broadcast(m.lr, protocol.AppendChatFrame(nil, "typing", struct {
 		Room string `json:"room"`
 		User string `json:"user"`
 	}{f.Room, ss.user}), ss.user)
@@ -437,7 +484,7 @@ func (s *Service) flushRead(ss *session, room string, m *membership) {
 	seq := m.readPending
 	m.readPending = 0
 	m.lastRead = time.Now()
-	m.lr.broadcast(s.e, protocol.AppendChatFrame(nil, "read", struct {
+	s.broadcast(m.lr, protocol.AppendChatFrame(nil, "read", struct {
 		Room string `json:"room"`
 		User string `json:"user"`
 		Seq  uint64 `json:"seq"`
@@ -455,7 +502,7 @@ func (s *Service) presence(ss *session, f *protocol.ClientFrame) error {
 		small := len(m.lr.users) <= s.cfg.LargeRoom
 		m.lr.mu.Unlock()
 		if small {
-			m.lr.broadcast(s.e, presenceFrame(id, ss.user, f.Status), ss.user)
+			s.broadcast(m.lr, presenceFrame(id, ss.user, f.Status), ss.user)
 		}
 	}
 	return nil
@@ -604,30 +651,56 @@ func (s *Service) kick(ctx context.Context, ss *session, f *protocol.ClientFrame
 	}
 	s.announce(f.Room, "kicked", f.User, "", ss.user)
 	if lr := s.rooms.get(f.Room); lr != nil {
-		lr.mu.Lock()
-		victims := lr.sessionsOfLocked(f.User)
-		lr.mu.Unlock()
-		for _, v := range victims {
-			// Each victim leaves on its own worker, in order with its
-			// other work.
-			s.e.Submit(v.c.Worker(), func() { s.leave(v, f.Room) })
-		}
+		s.evict(lr, f.User)
 	}
 	return nil
 }
 
-// announce tells a room about a role change or a kick.
-func (s *Service) announce(room, typ, user, role, by string) {
-	lr := s.rooms.get(room)
-	if lr == nil {
-		return
+// evict makes user's connections on this instance leave the room.
+func (s *Service) evict(lr *liveRoom, user string) {
+	lr.mu.Lock()
+	victims := lr.sessionsOfLocked(user)
+	lr.mu.Unlock()
+	for _, v := range victims {
+		// Each victim leaves on its own worker, in order with its other
+		// work; by then it may have left or rejoined (a new liveRoom).
+		s.e.Submit(v.c.Worker(), func() {
+			if m := v.rooms[lr.id]; m != nil && m.lr == lr {
+				s.leave(v, lr.id)
+			}
+		})
 	}
-	lr.broadcast(s.e, protocol.AppendChatFrame(nil, typ, struct {
+}
+
+// broadcast sends an unsequenced frame to the room's members on every
+// instance, skipping skipUser's connections ("" skips none).
+func (s *Service) broadcast(lr *liveRoom, frame []byte, skipUser string) {
+	lr.broadcast(s.e, frame, skipUser)
+	if s.cl != nil {
+		s.cl.relayEvent(lr.id, skipUser, frame)
+	}
+}
+
+// announce tells a room, on every instance, about a role change or a kick
+// (whose victim then leaves the room everywhere).
+func (s *Service) announce(room, typ, user, role, by string) {
+	frame := protocol.AppendChatFrame(nil, typ, struct {
 		Room string `json:"room"`
 		User string `json:"user"`
 		Role string `json:"role,omitempty"`
 		By   string `json:"by"`
-	}{room, user, role, by}), "")
+	}{room, user, role, by})
+	if lr := s.rooms.get(room); lr != nil {
+		lr.broadcast(s.e, frame, "")
+	}
+	if s.cl == nil {
+		return
+	}
+	if typ == "kicked" {
+		s.cl.bus.Publish(room, userEnvelope(envKick, user, frame))
+	} else {
+		s.cl.relayEvent(room, "", frame)
+	}
 }
 
 func chatMessage(m *store.Message) *protocol.ChatMessage {

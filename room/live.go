@@ -2,8 +2,10 @@ package room
 
 import (
 	"context"
+	"errors"
 	"hash/maphash"
 	"sync"
+	"time"
 
 	"github.com/gobwas/ws"
 
@@ -18,9 +20,11 @@ const registryShards = 64
 //
 // Lock order: a registry shard's mu, then a liveRoom's mu; never the
 // reverse. engine.Submit may be called under liveRoom.mu (its queue lock is
-// a leaf).
+// a leaf). No lock is held across a store or bus call.
 type registry struct {
 	seed   maphash.Seed
+	st     store.Store
+	bus    store.Bus // nil: one instance
 	stats  *counters // the Service's, shared with every live room
 	shards [registryShards]struct {
 		mu    sync.Mutex
@@ -31,21 +35,25 @@ type registry struct {
 // liveRoom is one room's in-memory state: who is connected, and the order in
 // which messages are handed to fan-out.
 //
-// Delivery order: the store assigns seq; publishes on different workers may
-// finish out of order, so publish parks a message until every lower seq has
-// been handed over, then hands over the run in seq order (next). Fan-out
-// for a member runs on that member's own worker (engine.Submit), after
-// whatever is already queued there, so each member sees messages in seq
-// order, and a join (which runs on the joiner's worker) sees exactly the
-// messages up to next-1 through the store and everything later live.
+// Delivery order: the store assigns seq; publishes on different workers (or
+// instances) may finish out of order, so publish parks a message until
+// every lower seq has been handed over, then hands over the run in seq
+// order (next). Fan-out for a member runs on that member's own worker
+// (engine.Submit), after whatever is already queued there, so each member
+// sees messages in seq order, and a join (which runs on the joiner's
+// worker) sees exactly the messages up to next-1 through the store and
+// everything later live.
 type liveRoom struct {
 	id    string
-	refs  int       // sessions joined; guarded by the registry shard's mu
-	stats *counters // the Service's
+	refs  int           // sessions joined or joining; guarded by the registry shard's mu
+	ready chan struct{} // closed once next is known (or err is set)
+	err   error         // why loading failed; read after ready
+	stats *counters     // the Service's
 
 	mu       sync.Mutex
-	next     uint64                   // the seq to hand to fan-out next
+	next     uint64                   // the seq to hand to fan-out next; 0 while loading
 	parked   map[uint64]*engine.Frame // finished publishes waiting for a lower seq
+	gapSince time.Time                // when parked last became non-empty with next missing
 	byWorker [][]*session             // members by worker; copy-on-write
 	users    map[string]int           // connected sessions per user (presence)
 }
@@ -57,29 +65,77 @@ func (r *registry) shard(id string) *struct {
 	return &r.shards[maphash.String(r.seed, id)%registryShards]
 }
 
-// acquire returns the live room for id, loading its last seq from the store
-// when it is not live yet, and counts one more reference.
-func (r *registry) acquire(ctx context.Context, st store.Store, id string, workers int) (*liveRoom, error) {
+// acquire returns the live room for id and counts one more reference; the
+// first reference loads it. Loading subscribes to the room's bus channel
+// before reading its last seq from the store: whatever another instance
+// stores after that read is published after the subscription, so it
+// arrives; whatever it stored before is below next.
+func (r *registry) acquire(ctx context.Context, e *engine.Engine, id string) (*liveRoom, error) {
 	sh := r.shard(id)
 	sh.mu.Lock()
-	defer sh.mu.Unlock()
-	if lr := sh.rooms[id]; lr != nil {
+	lr := sh.rooms[id]
+	if lr != nil {
 		lr.refs++
+		sh.mu.Unlock()
+		select {
+		case <-lr.ready:
+		case <-ctx.Done():
+			r.release(lr)
+			return nil, ctx.Err()
+		}
+		if lr.err != nil {
+			r.release(lr)
+			return nil, lr.err
+		}
 		return lr, nil
 	}
-	// Nobody on this instance can publish to id while it is not live, so
-	// the store's last seq is the last one fan-out has to know about.
-	last, err := st.LastSeq(ctx, id)
-	if err != nil {
-		return nil, err
-	}
-	lr := &liveRoom{id: id, refs: 1, stats: r.stats, next: last + 1, parked: map[uint64]*engine.Frame{},
-		byWorker: make([][]*session, workers), users: map[string]int{}}
+	lr = &liveRoom{id: id, refs: 1, stats: r.stats, ready: make(chan struct{}), parked: map[uint64]*engine.Frame{},
+		byWorker: make([][]*session, e.Workers()), users: map[string]int{}}
 	if sh.rooms == nil {
 		sh.rooms = map[string]*liveRoom{}
 	}
 	sh.rooms[id] = lr
+	sh.mu.Unlock()
+
+	err := r.load(ctx, e, lr)
+	close(lr.ready)
+	if err != nil {
+		r.release(lr)
+		return nil, err
+	}
 	return lr, nil
+}
+
+// load subscribes (with a bus) and reads the last seq. A bus that is down
+// does not stop the join: the room stays wanted, and the bus resyncs every
+// room once it is back.
+func (r *registry) load(ctx context.Context, e *engine.Engine, lr *liveRoom) error {
+	if r.bus != nil {
+		if err := r.bus.Subscribe(ctx, lr.id); err != nil && !errors.Is(err, store.ErrUnavailable) {
+			lr.err = err
+			return err
+		}
+	}
+	last, err := r.st.LastSeq(ctx, lr.id)
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if err != nil {
+		lr.err = err
+		for seq, f := range lr.parked {
+			f.Release()
+			delete(lr.parked, seq)
+		}
+		return err
+	}
+	lr.next = last + 1
+	for seq, f := range lr.parked {
+		if seq < lr.next {
+			f.Release()
+			delete(lr.parked, seq)
+		}
+	}
+	lr.flushLocked(e)
+	return nil
 }
 
 // release drops a reference; the last one removes the room from memory.
@@ -87,10 +143,14 @@ func (r *registry) release(lr *liveRoom) {
 	sh := r.shard(lr.id)
 	sh.mu.Lock()
 	lr.refs--
-	if lr.refs == 0 {
+	gone := lr.refs == 0
+	if gone {
 		delete(sh.rooms, lr.id)
 	}
 	sh.mu.Unlock()
+	if gone && r.bus != nil {
+		r.bus.Unsubscribe(lr.id)
+	}
 }
 
 // get returns the live room or nil.
@@ -99,6 +159,22 @@ func (r *registry) get(id string) *liveRoom {
 	sh.mu.Lock()
 	defer sh.mu.Unlock()
 	return sh.rooms[id]
+}
+
+// each calls f for every live room.
+func (r *registry) each(f func(*liveRoom)) {
+	for i := range r.shards {
+		sh := &r.shards[i]
+		sh.mu.Lock()
+		rooms := make([]*liveRoom, 0, len(sh.rooms))
+		for _, lr := range sh.rooms {
+			rooms = append(rooms, lr)
+		}
+		sh.mu.Unlock()
+		for _, lr := range rooms {
+			f(lr)
+		}
+	}
 }
 
 // addLocked adds s and reports whether it is its user's first session here.
@@ -150,25 +226,73 @@ func (lr *liveRoom) sessionsOfLocked(user string) []*session {
 }
 
 // publish hands a stored message's frame to fan-out in seq order. It takes
-// over the caller's reference to f.
-func (lr *liveRoom) publish(e *engine.Engine, seq uint64, f *engine.Frame) {
+// over the caller's reference to f. A seq already handed over (a retry, a
+// refill racing a relay, this instance's own relay) is dropped. It reports
+// whether a gap has just opened: a later seq is parked and next is missing.
+func (lr *liveRoom) publish(e *engine.Engine, seq uint64, f *engine.Frame) (gapOpened bool) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
-	if seq < lr.next {
-		f.Release() // already delivered (cannot happen for a fresh seq)
-		return
+	if seq < lr.next || lr.parked[seq] != nil {
+		f.Release()
+		return false
 	}
 	lr.parked[seq] = f
+	if lr.next == 0 {
+		return false // loading: flushed once next is known
+	}
+	return lr.flushLocked(e)
+}
+
+// flushLocked hands over the parked run that starts at next.
+func (lr *liveRoom) flushLocked(e *engine.Engine) (gapOpened bool) {
 	for {
-		next, ok := lr.parked[lr.next]
+		f, ok := lr.parked[lr.next]
 		if !ok {
-			return
+			break
 		}
 		delete(lr.parked, lr.next)
 		lr.next++
-		lr.deliverLocked(e, next, "")
-		next.Release()
+		lr.deliverLocked(e, f, "")
+		f.Release()
 	}
+	if len(lr.parked) == 0 {
+		lr.gapSince = time.Time{}
+		return false
+	}
+	if lr.gapSince.IsZero() {
+		lr.gapSince = time.Now()
+		return true
+	}
+	return false
+}
+
+// skipTo moves next up to seq, dropping what is parked below it, when the
+// messages before seq can no longer be had.
+func (lr *liveRoom) skipTo(e *engine.Engine, seq uint64) {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if lr.next == 0 || seq <= lr.next {
+		return
+	}
+	lr.next = seq
+	for s, f := range lr.parked {
+		if s < seq {
+			f.Release()
+			delete(lr.parked, s)
+		}
+	}
+	lr.flushLocked(e)
+}
+
+// resume returns the seq after which the room is missing messages (0
+// while loading).
+func (lr *liveRoom) resume() uint64 {
+	lr.mu.Lock()
+	defer lr.mu.Unlock()
+	if lr.next == 0 {
+		return 0
+	}
+	return lr.next - 1
 }
 
 // broadcast sends an unsequenced frame (presence, typing, read) to every

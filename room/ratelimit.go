@@ -67,8 +67,8 @@ func (u *userLimits) shard(user string) *struct {
 	return &u.shards[maphash.String(u.seed, user)%userLimitShards]
 }
 
-// open counts one more connection of user.
-func (u *userLimits) open(user string) {
+// open counts one more connection of user and returns how many it has.
+func (u *userLimits) open(user string) int {
 	sh := u.shard(user)
 	sh.mu.Lock()
 	if sh.users == nil {
@@ -80,7 +80,9 @@ func (u *userLimits) open(user string) {
 		sh.users[user] = b
 	}
 	b.conns++
+	n := b.conns
 	sh.mu.Unlock()
+	return n
 }
 
 // close counts one connection less; the last one frees the bucket.

@@ -56,9 +56,18 @@ type Config struct {
 	// 80.
 	UserRatePerSecond float64
 	UserRateBurst     int
+	// ClusterUserRate is, with a Bus, the most messages one user may send
+	// per second across every instance (counted in Redis without a round
+	// trip per message, so briefly overshot by up to what the instances
+	// accept in 100ms). Default UserRateBurst.
+	ClusterUserRate int
 	// MaxRateLimited is how many rate_limited answers in a row close the
 	// connection with 1008. Default 50.
 	MaxRateLimited int
+	// MaxConnsPerUser caps one user's open connections, across every
+	// instance with a Bus (one Redis round trip per connection opened);
+	// the one over it is closed with 1008. 0: no cap.
+	MaxConnsPerUser int
 	// MaxRoomsPerConn caps the rooms one connection may join. Default 100.
 	MaxRoomsPerConn int
 	// TypingInterval debounces typing: at most one per user and room per
@@ -74,6 +83,15 @@ type Config struct {
 	ReadInterval time.Duration
 	// StoreTimeout bounds each store call. Default 5s.
 	StoreTimeout time.Duration
+	// Bus connects this instance to the others sharing Store (which must
+	// then be a shared store, such as PostgreSQL): messages, typing, read
+	// receipts, presence and kicks cross instances. nil means a single
+	// instance. The Service starts the bus and closes it in Close.
+	Bus store.Bus
+	// GapTimeout is how long a relayed message may wait for a missing
+	// lower seq before the room is refilled from the store. Default
+	// 200ms. Used only with a Bus.
+	GapTimeout time.Duration
 	// Logger; default slog.Default().
 	Logger *slog.Logger
 }
@@ -98,6 +116,8 @@ func (c *Config) setDefaults() error {
 		{"MaxReplay", &c.MaxReplay, 10_000}, {"RateBurst", &c.RateBurst, 40},
 		{"MaxRateLimited", &c.MaxRateLimited, 50}, {"UserRateBurst", &c.UserRateBurst, 80},
 		{"LargeRoom", &c.LargeRoom, 1000}, {"MaxRoomsPerConn", &c.MaxRoomsPerConn, 100},
+		{"ClusterUserRate", &c.ClusterUserRate, 0}, // UserRateBurst, below
+		{"MaxConnsPerUser", &c.MaxConnsPerUser, 0},
 	}
 	for _, f := range ints {
 		if *f.v < 0 {
@@ -106,6 +126,9 @@ func (c *Config) setDefaults() error {
 		if *f.v == 0 {
 			*f.v = f.def
 		}
+	}
+	if c.ClusterUserRate == 0 {
+		c.ClusterUserRate = c.UserRateBurst
 	}
 	if c.RatePerSecond < 0 {
 		return fmt.Errorf("room: Config.RatePerSecond must not be negative, got %v", c.RatePerSecond)
@@ -128,6 +151,12 @@ func (c *Config) setDefaults() error {
 	if c.StoreTimeout == 0 {
 		c.StoreTimeout = 5 * time.Second
 	}
+	if c.GapTimeout < 0 {
+		return errors.New("room: Config.GapTimeout must not be negative")
+	}
+	if c.GapTimeout == 0 {
+		c.GapTimeout = 200 * time.Millisecond
+	}
 	if c.ReadInterval < 0 {
 		return errors.New("room: Config.ReadInterval must not be negative")
 	}
@@ -149,6 +178,7 @@ type Service struct {
 	rooms   registry
 	invites inviteSigner
 	users   *userLimits
+	cl      *cluster // nil: a single instance
 	stats   *counters
 }
 
@@ -159,11 +189,18 @@ func New(e *engine.Engine, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, e: e, st: cfg.Store, log: cfg.Logger, invites: inviteSigner{secret: cfg.InviteSecret}}
 	s.rooms.seed = maphash.MakeSeed()
+	s.rooms.st, s.rooms.bus = cfg.Store, cfg.Bus
 	s.stats = &counters{}
 	s.rooms.stats = s.stats
 	s.users = newUserLimits(cfg.UserRatePerSecond, cfg.UserRateBurst)
 	if cfg.Auth == nil {
 		s.log.Warn("chat authentication is off (--auth none): any client may claim any user name")
+	}
+	if cfg.Bus != nil {
+		s.cl = newCluster(s, cfg.Bus)
+		if err := s.cl.start(); err != nil {
+			return nil, err
+		}
 	}
 	return s, nil
 }
@@ -224,7 +261,10 @@ func (s *Service) OnOpen(c *engine.Conn) {
 	ss.rooms = map[string]*membership{}
 	ss.status = "online"
 	ss.bucket = newTokenBucket(s.cfg.RatePerSecond, s.cfg.RateBurst)
-	s.users.open(ss.user)
+	if n := s.openConn(ss.user); s.cfg.MaxConnsPerUser > 0 && n > s.cfg.MaxConnsPerUser {
+		c.Close(ws.StatusPolicyViolation, fmt.Sprintf("over %d connections for this user", s.cfg.MaxConnsPerUser))
+		return
+	}
 	if !ss.expires.IsZero() {
 		c.SetExpiry(ss.expires)
 	}
@@ -233,6 +273,22 @@ func (s *Service) OnOpen(c *engine.Conn) {
 		Session  string `json:"session"`
 		Protocol int    `json:"protocol"`
 	}{ss.user, strconv.FormatUint(c.ID(), 10), protocol.ChatVersion})
+}
+
+// openConn counts a new connection of user and returns the user's
+// connections: across the cluster when capped and the bus answers, on
+// this instance otherwise.
+func (s *Service) openConn(user string) int {
+	n := s.users.open(user)
+	if s.cl == nil || s.cfg.MaxConnsPerUser == 0 {
+		return n
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+	defer cancel()
+	if total, err := s.cl.bus.OpenConn(ctx, user); err == nil {
+		return total
+	}
+	return n
 }
 
 // OnMessage decodes one client frame and runs its handler.
@@ -252,6 +308,8 @@ func (s *Service) OnMessage(c *engine.Conn, op ws.OpCode, msg []byte) {
 		limit = fmt.Sprintf("over %g messages per second on this connection", s.cfg.RatePerSecond)
 	case !s.users.take(ss.user, now):
 		limit = fmt.Sprintf("over %g messages per second for this user", s.cfg.UserRatePerSecond)
+	case s.cl != nil && s.cl.bus.Charge(ss.user, s.cfg.ClusterUserRate):
+		limit = fmt.Sprintf("over %d messages per second for this user across the cluster", s.cfg.ClusterUserRate)
 	}
 	if limit != "" {
 		ss.limited++
@@ -287,6 +345,9 @@ func (s *Service) OnClose(c *engine.Conn) {
 		return
 	}
 	s.users.close(ss.user)
+	if s.cl != nil && s.cfg.MaxConnsPerUser > 0 {
+		s.cl.bus.CloseConn(ss.user)
+	}
 	for id := range ss.rooms {
 		s.leave(ss, id)
 	}
@@ -309,6 +370,8 @@ func (s *Service) chatError(err error) *protocol.ChatError {
 	switch {
 	case errors.As(err, &ce):
 		return ce
+	case errors.Is(err, errBusDown):
+		return &protocol.ChatError{Code: protocol.CodeUnavailable, Message: "cluster bus unavailable; retry later"}
 	case errors.Is(err, store.ErrUnavailable), errors.Is(err, context.DeadlineExceeded):
 		return &protocol.ChatError{Code: protocol.CodeUnavailable, Message: "storage unavailable; retry later"}
 	case errors.Is(err, store.ErrNotFound):
@@ -338,5 +401,12 @@ func (s *Service) sendError(ss *session, ref string, e *protocol.ChatError) {
 	ss.c.WriteMessage(ws.OpText, protocol.AppendErrorFrame(nil, ref, e))
 }
 
-// Close releases the store. Call it after the engine has shut down.
-func (s *Service) Close() error { return s.st.Close() }
+// Close releases the bus and the store. Call it after the engine has shut
+// down.
+func (s *Service) Close() error {
+	if s.cl != nil {
+		s.cl.close()
+		s.cl.bus.Close()
+	}
+	return s.st.Close()
+}

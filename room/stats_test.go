@@ -20,7 +20,10 @@ func TestStatsCountPublishesDeliveriesAndAckLatency(t *testing.T) {
 		c.send(`{"type":"join","room":"general"}`)
 		c.expect("joined")
 	}
-	before := s.svc.Stats().Deliveries // presence as the others joined
+	// Presence as the others joined: bob's to alice, carol's to both. The
+	// counter moves after the frames are written, so wait for it.
+	const before = 3
+	waitDeliveries(t, s.svc, before)
 	alice.send(`{"type":"publish","room":"general","id":"m1","body":"hi"}`)
 	alice.expect("ack")
 	for _, c := range []*client{alice, bob, carol} {
@@ -28,6 +31,7 @@ func TestStatsCountPublishesDeliveriesAndAckLatency(t *testing.T) {
 	}
 	alice.send(`{"type":"publish","room":"general","id":"m1","body":"hi"}`) // a retry: acked, not delivered again
 	alice.expect("ack")
+	waitDeliveries(t, s.svc, before+3)
 	st := s.svc.Stats()
 	if st.Published != 1 {
 		t.Errorf("Published = %d, want 1 (the retry is not a new message)", st.Published)
@@ -43,6 +47,14 @@ func TestStatsCountPublishesDeliveriesAndAckLatency(t *testing.T) {
 		if h.Counts[i] < h.Counts[i-1] || h.Bounds[i] <= h.Bounds[i-1] {
 			t.Fatalf("AckLatency buckets not cumulative and ascending: %+v", h)
 		}
+	}
+}
+
+// waitDeliveries waits until the Deliveries counter reaches n.
+func waitDeliveries(t *testing.T, svc *Service, n uint64) {
+	t.Helper()
+	for deadline := time.Now().Add(10 * time.Second); svc.Stats().Deliveries < n && time.Now().Before(deadline); {
+		time.Sleep(time.Millisecond)
 	}
 }
 

@@ -17,6 +17,9 @@ else
 fi
 # Screenshots the browser test takes (chat page, dashboard) land here.
 export SWITCHBOARD_ARTIFACTS_DIR=${SWITCHBOARD_ARTIFACTS_DIR:-$PWD/bin/artifacts}
+# Throwaway PostgreSQL and Redis for the integration tests, stopped on exit.
+source scripts/services.sh
+services_up
 echo "== go vet"
 go vet ./...
 echo "== go test (race, shuffled)"

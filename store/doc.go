@@ -3,11 +3,14 @@
 // Messages, ReadCursors and Invites. It knows nothing of connections.
 //
 // Backends: store/memory is the embedded default (make run needs nothing
-// else); PostgreSQL (rooms, memberships, messages, cursors, invites, with
-// batched group commit) and Redis (per-room seq with cross-instance fan-out,
-// presence) implement the same interfaces later. store/storetest is the
+// else); store/postgres (rooms, memberships, messages, cursors, invites, with
+// batched group commit) is the store instances share. store/storetest is the
 // conformance suite every backend runs, so the room layer can rely on the
 // rules written on each method rather than on one backend's behaviour.
+//
+// Bus (bus.go) is the other half of running several instances: it relays
+// stored messages and events between them and keeps presence across them,
+// but never assigns seq (the Store does). store/redis implements it.
 //
 // # Rules that hold for every backend
 //

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/switchboard-chat/switchboard/cmd/switchboard/internal/config"
 	"github.com/switchboard-chat/switchboard/engine"
@@ -13,6 +14,7 @@ import (
 	"github.com/switchboard-chat/switchboard/room"
 	"github.com/switchboard-chat/switchboard/store"
 	"github.com/switchboard-chat/switchboard/store/memory"
+	"github.com/switchboard-chat/switchboard/store/redis"
 )
 
 // chatFlags are the serve flags of the chat service at /ws.
@@ -24,11 +26,18 @@ type chatFlags struct {
 	audience       string
 	storeKind      string
 	maxMessages    int
+	postgres       postgresFlags
 	allowedOrigins string
 	maxBodyBytes   int
 	rate           float64
 	secret         string
+	redisURL       string
+	redisPrefix    string
+	instanceID     string
+	presenceTTL    time.Duration
+	maxUserConns   int
 
+	bus       store.Bus                              // the cluster bus, after service; nil: single instance
 	set       *config.Set                            // for errors naming a setting and its source
 	wrapStore func(store.Store) (store.Store, error) // instruments the store (serve sets it)
 }
@@ -41,11 +50,17 @@ func (f *chatFlags) register(fs *config.Set) {
 	fs.StringVar(&f.publicKeyFile, "jwt-public-key-file", "", "PEM public key for RS256 or EdDSA tokens")
 	fs.StringVar(&f.issuer, "jwt-issuer", "", "required iss claim (empty: not checked)")
 	fs.StringVar(&f.audience, "jwt-audience", "", "required aud claim (empty: not checked)")
-	fs.StringVar(&f.storeKind, "store", "memory", "chat store: memory")
+	fs.StringVar(&f.storeKind, "store", "memory", "chat store: memory, or postgres (durable, shared by instances)").OneOf("memory", "postgres")
 	fs.IntVar(&f.maxMessages, "memory-max-messages", 10000, "messages each room keeps in the memory store").Positive()
+	f.postgres.register(fs)
+	fs.StringVar(&f.redisURL, "redis-url", "", "Redis URL joining this instance to a cluster (needs --store postgres); empty: a single instance").Secret()
+	fs.StringVar(&f.redisPrefix, "redis-prefix", "switchboard:", "start of every Redis key and channel: one per cluster sharing a Redis")
+	fs.StringVar(&f.instanceID, "instance-id", "", "this instance's name in the cluster, unique per instance (empty: hostname-pid)")
+	fs.DurationVar(&f.presenceTTL, "presence-ttl", 30*time.Second, "an instance silent this long is dead and survivors take its users offline; heartbeat every third of it").Positive()
 	fs.StringVar(&f.allowedOrigins, "allowed-origins", "*", "comma-separated Origin values allowed to upgrade (*: any)")
 	fs.IntVar(&f.maxBodyBytes, "max-body-bytes", 16<<10, "largest publish body").Positive()
 	fs.Float64Var(&f.rate, "rate", 20, "messages per second per connection (burst twice that)").Positive()
+	fs.IntVar(&f.maxUserConns, "max-conns-per-user", 0, "open connections one user may have, across every instance with --redis-url; one more is closed with 1008 (0: no cap)")
 }
 
 // engineConfig applies the settings the engine enforces for chat clients.
@@ -78,8 +93,18 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 			return nil, f.set.Errorf("memory-max-messages", "%v", err)
 		}
 		st = m
+	case "postgres":
+		p, err := f.postgres.open(f.set, log)
+		if err != nil {
+			return nil, err
+		}
+		st = p
 	default:
-		return nil, f.set.Errorf("store", "must be memory (postgres comes with the durable scale-out work), got %q", f.storeKind)
+		return nil, f.set.Errorf("store", "must be memory or postgres, got %q", f.storeKind)
+	}
+	if f.redisURL != "" && f.storeKind == "memory" {
+		st.Close()
+		return nil, errors.New("--redis-url with --store memory: the instances of a cluster must share history; use --store postgres")
 	}
 	if f.wrapStore != nil {
 		var err error
@@ -88,7 +113,20 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 		}
 	}
 	cfg := room.Config{Store: st, Logger: log, RatePerSecond: f.rate, RateBurst: max(1, int(2*f.rate)),
-		UserRatePerSecond: 2 * f.rate, UserRateBurst: max(1, int(4*f.rate))}
+		UserRatePerSecond: 2 * f.rate, UserRateBurst: max(1, int(4*f.rate)), MaxConnsPerUser: f.maxUserConns}
+	if f.redisURL != "" {
+		if f.instanceID == "" {
+			f.instanceID = defaultInstanceID()
+		}
+		bus, err := redis.New(redis.Options{URL: f.redisURL, InstanceID: f.instanceID, Prefix: f.redisPrefix,
+			TTL: f.presenceTTL, Heartbeat: f.presenceTTL / 3, Logger: log})
+		if err != nil {
+			st.Close()
+			return nil, fmt.Errorf("--redis-url, --instance-id, --presence-ttl: %w", err)
+		}
+		cfg.Bus, f.bus = bus, bus
+		log.Info("cluster bus", "instance", f.instanceID)
+	}
 	cfg.Limits.MaxBodyBytes = f.maxBodyBytes
 	switch f.authMode {
 	case "none":
@@ -102,6 +140,15 @@ func (f *chatFlags) service(e *engine.Engine, log *slog.Logger) (*room.Service, 
 		return nil, f.set.Errorf("auth", "must be jwt or none, got %q", f.authMode)
 	}
 	return room.New(e, cfg)
+}
+
+// defaultInstanceID is hostname-pid: unique per process on a host.
+func defaultInstanceID() string {
+	host, err := os.Hostname()
+	if err != nil || host == "" {
+		host = "switchboard"
+	}
+	return fmt.Sprintf("%s-%d", host, os.Getpid())
 }
 
 func (f *chatFlags) verifier() (*auth.Verifier, error) {

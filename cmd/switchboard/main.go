@@ -1,6 +1,7 @@
 // Command switchboard is the switchboard server: `serve` runs it, `token`
-// mints a development token, `version` prints build information. Logic
-// lives in the packages; this file only wires flags to them.
+// mints a development token, `migrate` applies the PostgreSQL schema,
+// `version` prints build information. Logic lives in the packages; this
+// file only wires flags to them.
 package main
 
 import (
@@ -14,6 +15,7 @@ Usage:
   switchboard serve [flags]    run the server (switchboard serve --help lists every setting)
   switchboard token --user NAME [flags]
                                print a signed development token (switchboard token --help)
+  switchboard migrate [flags]  apply the PostgreSQL schema migrations (switchboard migrate --help)
   switchboard preflight [--conns 1000000]
                                check this host's limits for a connection target
   switchboard version          print version and build information
@@ -30,6 +32,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "token":
 		err = token(os.Args[2:], os.Stdout, os.Stderr, os.Getenv)
+	case "migrate":
+		err = migrate(os.Args[2:], os.Stdout, os.Getenv)
 	case "preflight":
 		err = preflight(os.Args[2:], os.Stdout)
 	case "version":

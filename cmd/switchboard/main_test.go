@@ -147,14 +147,18 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{[]string{"serve", "--auth", "jwt", "--admin-addr", ""}, "SWITCHBOARD_JWT_SECRET"},
 		{[]string{"serve", "--auth", "ldap"}, "--auth (flag --auth)"},
 		{[]string{"serve", "--auth", "none", "--store", "cassandra", "--admin-addr", ""}, "--store (flag --store)"},
+		{[]string{"serve", "--auth", "none", "--store", "postgres", "--admin-addr", ""}, "SWITCHBOARD_POSTGRES_URL"},
+		{[]string{"serve", "--auth", "none", "--store", "postgres", "--admin-addr", "", "--postgres-url", "postgres://x/y",
+			"--postgres-statement-timeout", "0s"}, "--postgres-statement-timeout"},
 		{[]string{"serve", "--auth", "none", "--workers", "-3"}, "--workers (flag --workers): must not be negative"},
 		{[]string{"serve", "--auth", "none", "--max-frame-bytes", "2048", "--max-message-bytes", "1024"}, "MaxFrameBytes"},
+		{[]string{"serve", "--auth", "none", "--admin-addr", "", "--redis-url", "redis://127.0.0.1:1/0"}, "--redis-url with --store memory"},
 		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
 		{[]string{"serve", "extra"}, "unexpected arguments"},
 		{[]string{"frobnicate"}, "unknown command"},
 	} {
 		cmd := exec.Command(bin, tc.args...)
-		cmd.Env = append(os.Environ(), "SWITCHBOARD_JWT_SECRET=")
+		cmd.Env = append(os.Environ(), "SWITCHBOARD_JWT_SECRET=", "SWITCHBOARD_REDIS_URL=", "SWITCHBOARD_POSTGRES_URL=")
 		out, err := cmd.CombinedOutput()
 		var exit *exec.ExitError
 		if !errors.As(err, &exit) || exit.ExitCode() == 0 {

@@ -143,6 +143,9 @@ func serve(args []string) error {
 	// Readiness checks: one line per subsystem that can fail.
 	adm := admin.New(admin.Config{Addr: o.adminAddr, Registry: reg, Logger: log})
 	adm.AddCheck("store", st.Health)
+	if o.chat.bus != nil {
+		adm.AddCheck("redis", o.chat.bus.Health)
+	}
 	adm.Handle("GET /debug/stats", admin.DebugStats(e))
 	adm.Handle("POST /debug/gc", admin.DebugGC())
 	if err := e.Start(); err != nil {

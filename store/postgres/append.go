@@ -1,0 +1,179 @@
+package postgres
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/switchboard-chat/switchboard/store"
+)
+
+// appendItem is one message on its way through an append transaction.
+type appendItem struct {
+	// msg is validated, its Body the store's own copy.
+	msg store.Message
+	// res is the outcome, final once the transaction committed. skip means
+	// res was decided before the transaction (invalid message, unknown
+	// room, caller gone) and the transaction leaves the item alone.
+	res  store.AppendResult
+	skip bool
+}
+
+// prepareItem validates m for an append and copies its body; a message
+// that cannot be stored comes back already decided (skip).
+func prepareItem(m store.Message) appendItem {
+	m.Seq, m.TS = 0, time.Time{}
+	switch {
+	case m.ID == "":
+		return appendItem{skip: true, res: store.AppendResult{Err: invalid("room %q: empty message ID", m.Room)}}
+	case m.From == "":
+		return appendItem{skip: true, res: store.AppendResult{Err: invalid("room %q: empty From", m.Room)}}
+	case len(m.Body) == 0:
+		return appendItem{skip: true, res: store.AppendResult{Err: invalid("room %q: empty Body", m.Room)}}
+	case !store.ValidRoomID(m.Room):
+		return appendItem{skip: true, res: store.AppendResult{Err: notFound("room", m.Room)}}
+	case !storableText(m.ID) || !storableText(m.From):
+		// PostgreSQL text holds neither: caught here, it fails this message
+		// only, not the group commit it would have joined.
+		return appendItem{skip: true, res: store.AppendResult{Err: invalid("room %q: message ID or From is not UTF-8 without NUL", m.Room)}}
+	}
+	m.Body = slices.Clone(m.Body)
+	return appendItem{msg: m}
+}
+
+// storableText reports whether PostgreSQL text can hold s: valid UTF-8
+// without NUL bytes.
+func storableText(s string) bool {
+	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
+}
+
+// appendSQL stores a batch through switchboard_append (migrations): one
+// statement, one round trip, committed before the result's last byte is
+// read (pgx reads on to ReadyForQuery, so a failed commit is an error).
+const appendSQL = `SELECT o_ord, o_seq, o_ts, o_duplicate, o_body FROM switchboard_append($1, $2, $3, $4)`
+
+type messageKey struct{ room, from, id string }
+
+// appendTx appends the items not marked skip in one transaction (see
+// switchboard_append for how seqs and duplicates are decided). On error
+// nothing is known to be stored and the items' results are meaningless.
+func (s *Store) appendTx(ctx context.Context, items []*appendItem) error {
+	// Each (room, from, id) goes to the database once; a later copy in the
+	// same batch (a retry that overtook its original) takes its result.
+	live := make([]*appendItem, 0, len(items))
+	var copies map[*appendItem]*appendItem
+	firsts := make(map[messageKey]*appendItem, len(items))
+	for _, it := range items {
+		if it.skip {
+			continue
+		}
+		key := messageKey{it.msg.Room, it.msg.From, it.msg.ID}
+		if first, ok := firsts[key]; ok {
+			if copies == nil {
+				copies = make(map[*appendItem]*appendItem)
+			}
+			copies[it] = first
+			continue
+		}
+		firsts[key] = it
+		live = append(live, it)
+	}
+	if len(live) == 0 {
+		return nil
+	}
+	rooms, froms := make([]string, len(live)), make([]string, len(live))
+	ids, bodies := make([]string, len(live)), make([][]byte, len(live))
+	for i, it := range live {
+		rooms[i], froms[i], ids[i], bodies[i] = it.msg.Room, it.msg.From, it.msg.ID, it.msg.Body
+	}
+	rows, err := s.pool.Query(ctx, appendSQL, rooms, froms, ids, bodies)
+	if err != nil {
+		return err
+	}
+	answered := make([]bool, len(live))
+	var (
+		ord    int32
+		seq    int64
+		ts     time.Time
+		dup    bool
+		body   []byte
+		stored int
+	)
+	for rows.Next() {
+		if err := rows.Scan(&ord, &seq, &ts, &dup, &body); err != nil {
+			rows.Close()
+			return err
+		}
+		if ord < 1 || int(ord) > len(live) || answered[ord-1] {
+			rows.Close()
+			return fmt.Errorf("switchboard_append answered row %d twice or out of range", ord)
+		}
+		answered[ord-1] = true
+		it := live[ord-1]
+		m := it.msg
+		m.Seq, m.TS = uint64(seq), ts.UTC()
+		if dup {
+			m.Body = body
+		} else {
+			stored++
+		}
+		it.res = store.AppendResult{Message: m, Duplicate: dup}
+	}
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	for i, it := range live {
+		if !answered[i] {
+			it.res = store.AppendResult{Err: notFound("room", it.msg.Room)}
+		}
+	}
+	for it, first := range copies {
+		it.res = first.res
+		if it.res.Err == nil {
+			it.res.Duplicate = true
+		}
+	}
+	s.commitCount.Add(1)
+	s.committedCount.Add(uint64(stored))
+	return nil
+}
+
+// Append stores one message through the group committer: it waits for the
+// commit that holds it. See store.Messages.
+func (s *Store) Append(ctx context.Context, m store.Message) (store.Message, bool, error) {
+	if err := s.begin(ctx); err != nil {
+		return store.Message{}, false, err
+	}
+	req := &appendReq{ctx: ctx, item: prepareItem(m), done: make(chan struct{})}
+	if req.item.skip {
+		return store.Message{}, false, req.item.res.Err
+	}
+	res := s.commits.submit(ctx, req)
+	return res.Message, res.Duplicate, res.Err
+}
+
+// AppendBatch appends ms in one transaction on the caller's goroutine,
+// bypassing the group committer: the batch is already grouped. See
+// store.Messages.
+func (s *Store) AppendBatch(ctx context.Context, ms []store.Message) ([]store.AppendResult, error) {
+	if err := s.begin(ctx); err != nil {
+		return nil, err
+	}
+	items := make([]appendItem, len(ms))
+	ptrs := make([]*appendItem, len(ms))
+	for i, m := range ms {
+		items[i] = prepareItem(m)
+		ptrs[i] = &items[i]
+	}
+	if err := s.call(ctx, "append batch", func(ctx context.Context) error { return s.appendTx(ctx, ptrs) }); err != nil {
+		return nil, err
+	}
+	results := make([]store.AppendResult, len(ms))
+	for i := range items {
+		results[i] = items[i].res
+	}
+	return results, nil
+}
