@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -51,6 +50,7 @@ type Engine struct {
 	wheels  []*timingWheel
 	table   connTable
 	stats   counters
+	adm     admission
 
 	start     time.Time
 	tick      atomic.Int64
@@ -75,6 +75,7 @@ func New(cfg Config) (*Engine, error) {
 	e.frame = protocol.FrameConfig{MaxFrameBytes: cfg.MaxFrameBytes, MaxMessageBytes: cfg.MaxMessageBytes}
 	e.deflate = e.frame
 	e.deflate.Compression = true
+	e.adm.init()
 	return e, nil
 }
 
@@ -101,6 +102,7 @@ func (e *Engine) Start() error {
 		return err
 	}
 	e.poller = p
+	e.sampleMemory()
 	go e.clock()
 	e.log.Info("listening", "addr", p.Addr().String(), "backend", e.cfg.Backend, "loops", p.Loops(),
 		"workers", e.cfg.Workers)
@@ -173,6 +175,10 @@ func (e *Engine) clock() {
 			e.tick.Store(tick)
 			for _, w := range e.wheels {
 				w.advance(tick)
+			}
+			e.sampleMemory()
+			if tick%ipSweepTicks == 0 {
+				e.sweepIPs(tick)
 			}
 		}
 	}
@@ -322,6 +328,12 @@ type Stats struct {
 	SlowConsumers, Rejected503, ProtocolErrors      uint64
 	MessagesIn, BytesIn, BytesOut, BackpressureHits uint64
 	WorkerQueueDepth                                int
+	// Admission: RejectedMemory counts the 503s for MaxMemory (also in
+	// Rejected503), Rejected429 the per-IP refusals; MemoryInUse is the
+	// last memory reading and TrackedIPs the per-IP table's size.
+	RejectedMemory, Rejected429 uint64
+	MemoryInUse                 int64
+	TrackedIPs                  int
 }
 
 type counters struct {
@@ -331,6 +343,7 @@ type counters struct {
 	tokenExpiries, appPanics                    atomic.Uint64
 	slowConsumers, rejected503, protocolErrors  atomic.Uint64
 	messagesIn, bytesIn, bytesOut, backpressure atomic.Uint64
+	rejectedMemory, rejected429                 atomic.Uint64
 }
 
 // Stats returns the current counters. Safe for concurrent use.
@@ -342,19 +355,14 @@ func (e *Engine) Stats() Stats {
 		IdleTimeouts: s.idleTimeouts.Load(), TokenExpiries: s.tokenExpiries.Load(), AppPanics: s.appPanics.Load(), SlowConsumers: s.slowConsumers.Load(),
 		Rejected503: s.rejected503.Load(), ProtocolErrors: s.protocolErrors.Load(),
 		MessagesIn: s.messagesIn.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
-		BackpressureHits: s.backpressure.Load()}
+		BackpressureHits: s.backpressure.Load(), RejectedMemory: s.rejectedMemory.Load(),
+		Rejected429: s.rejected429.Load(), MemoryInUse: e.adm.memInUse.Load(), TrackedIPs: e.trackedIPs()}
 	if e.workers != nil {
 		for _, q := range e.workers.queues {
 			st.WorkerQueueDepth += q.Len()
 		}
 	}
 	return st
-}
-
-// retryAfter is the Retry-After header line for 503 answers.
-func (e *Engine) retryAfter() string {
-	secs := int((e.cfg.RetryAfter + time.Second - 1) / time.Second)
-	return "Retry-After: " + strconv.Itoa(secs)
 }
 
 func (e *Engine) String() string { return fmt.Sprintf("engine(%s, %s)", e.cfg.Backend, e.cfg.Addr) }

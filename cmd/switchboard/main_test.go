@@ -113,6 +113,9 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{[]string{"serve", "--auth", "none", "--store", "cassandra"}, "--store"},
 		{[]string{"serve", "--auth", "none", "--workers", "-3"}, "Workers"},
 		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
+		{[]string{"serve", "--auth", "none", "--max-memory", "lots"}, "max-memory"},
+		{[]string{"serve", "--auth", "none", "--ip-limit-exempt", "10.0.0.0/33"}, "ip-limit-exempt"},
+		{[]string{"serve", "--auth", "none", "--max-conns-per-ip", "-1"}, "MaxConnsPerIP"},
 		{[]string{"serve", "extra"}, "unexpected arguments"},
 		{[]string{"frobnicate"}, "unknown command"},
 	} {

@@ -40,6 +40,7 @@ func serve(args []string) error {
 	fs.Int64Var(&cfg.MaxMessageBytes, "max-message-bytes", 1<<20, "largest inbound message")
 	fs.IntVar(&cfg.OutboundBudget, "outbound-budget", 4<<20, "bytes queued per client before it is closed as a slow consumer")
 	fs.BoolVar(&cfg.Compression, "compression", false, "negotiate permessage-deflate")
+	registerLimitFlags(fs, &cfg)
 	echo := fs.Bool("echo", false, "serve an RFC 6455 echo endpoint at /echo")
 	var chat chatFlags
 	chat.register(fs)
