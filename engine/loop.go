@@ -192,8 +192,7 @@ func (e *Engine) readFrames(c *Conn, data []byte) int {
 				return consumed
 			}
 		case protocol.EventPing:
-			c.write(protocol.AppendFrameHeader(make([]byte, 0, 2), ws.OpPong, true, false, len(ev.Payload)),
-				ev.Payload, nil, true)
+			c.pong(ev.Payload)
 		case protocol.EventPong:
 			// Liveness was recorded in OnData.
 		case protocol.EventClose:
