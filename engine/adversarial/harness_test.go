@@ -161,9 +161,9 @@ func upgradeRequest(tg *target, t testing.TB, user string, extra ...string) stri
 	return b.String()
 }
 
-// httpAnswer sends raw request bytes on a fresh connection and returns the
-// server's HTTP answer; for anything but 101 it also checks that the server
-// then closes the connection.
+// httpAnswer sends raw request bytes on a fresh connection, returns the
+// server's HTTP answer and closes the connection; for anything but 101 it
+// first checks that the server closes it.
 func (tg *target) httpAnswer(t testing.TB, ip string, request []byte) *http.Response {
 	t.Helper()
 	c := tg.dialFrom(t, ip)
@@ -182,6 +182,7 @@ func (tg *target) httpAnswer(t testing.TB, ip string, request []byte) *http.Resp
 			t.Fatalf("status %d: connection still open and sending", resp.StatusCode)
 		}
 	}
+	c.Close() // an upgraded one too: tg.open is for connections to use
 	return resp
 }
 
