@@ -1,11 +1,14 @@
 # Thin wrappers over scripts/: the scripts hold the logic.
-.PHONY: run test bench bench-idle bench-echo bench-fanout fuzz lint build
+.PHONY: run test test-adversarial bench bench-idle bench-echo bench-fanout fuzz lint build
 
 run:
 	scripts/run.sh
 
 test:
 	scripts/test.sh
+
+test-adversarial:
+	scripts/test-adversarial.sh
 
 bench:
 	scripts/bench.sh
