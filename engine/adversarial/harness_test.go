@@ -16,6 +16,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -131,9 +132,12 @@ func (tg *target) token(t testing.TB, user string) string {
 // dialFrom opens a TCP connection from a loopback source address (any of
 // 127.0.0.0/8), so a test can be many clients as the per-IP limits see
 // them. The test's cleanup closes it.
-func (tg *target) dialFrom(t testing.TB, ip string) net.Conn {
+func (tg *target) dialFrom(t testing.TB, ip string) net.Conn { return tg.dial(t, ip, nil) }
+
+// dial is dialFrom with a socket option hook (net.Dialer.Control).
+func (tg *target) dial(t testing.TB, ip string, control func(network, address string, c syscall.RawConn) error) net.Conn {
 	t.Helper()
-	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}}
+	d := net.Dialer{Timeout: 5 * time.Second, LocalAddr: &net.TCPAddr{IP: net.ParseIP(ip)}, Control: control}
 	c, err := d.Dial("tcp", tg.addr)
 	if err != nil {
 		t.Fatalf("dial from %s: %v", ip, err)
@@ -197,7 +201,12 @@ type wsConn struct {
 // open upgrades a raw connection for user from ip and reads the welcome.
 func (tg *target) open(t testing.TB, ip, user string, extra ...string) *wsConn {
 	t.Helper()
-	c := tg.dialFrom(t, ip)
+	return tg.upgrade(t, tg.dialFrom(t, ip), user, extra...)
+}
+
+// upgrade upgrades c for user and reads the welcome.
+func (tg *target) upgrade(t testing.TB, c net.Conn, user string, extra ...string) *wsConn {
+	t.Helper()
 	if _, err := io.WriteString(c, upgradeRequest(tg, t, user, extra...)); err != nil {
 		t.Fatal(err)
 	}
