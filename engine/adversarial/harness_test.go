@@ -393,7 +393,7 @@ func closePayload(code uint16, reason string) []byte {
 // is not what the test measures.
 func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
-	deadline := time.Now().Add(60 * time.Second)
+	deadline := time.Now().Add(time.Duration(scale(60, 300)) * time.Second)
 	for !cond() {
 		if time.Now().After(deadline) {
 			t.Fatalf("timed out waiting for %s", what)

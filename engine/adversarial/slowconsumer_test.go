@@ -74,11 +74,18 @@ func (m *member) read(done *sync.WaitGroup) {
 	}
 }
 
-// smallReceiveBuffer makes a client socket hold little, like a client on a
-// slow link, so a stalled one overflows the server's budget sooner.
-func smallReceiveBuffer(_, _ string, rc syscall.RawConn) error {
+// slowLink makes a client socket look like one across a real network:
+// a small receive buffer, and an MSS of 1,460 instead of loopback's 65,483
+// (the kernel sizes the server's send buffer from it), so a stalled client
+// holds tens of kilobytes in the kernel, not megabytes, before the
+// server's own queue starts.
+func slowLink(_, _ string, rc syscall.RawConn) error {
 	var err error
-	rc.Control(func(fd uintptr) { err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096) })
+	rc.Control(func(fd uintptr) {
+		if err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096); err == nil {
+			err = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 1460)
+		}
+	})
 	return err
 }
 
@@ -91,17 +98,14 @@ func smallReceiveBuffer(_, _ string, rc syscall.RawConn) error {
 // Short form: 50 members; full form: 5,000.
 func TestSlowConsumersInABigRoom(t *testing.T) {
 	members := scale(50, 5000)
-	// A stalled loopback socket takes ~3 MB (the kernel grows the server's
-	// send buffer) before the budget is even touched: the short form
-	// publishes fast to get there in seconds; the full form at a rate the
-	// 2-core machine sustains for 4,500 readers.
-	rate := scale(100, 10) // publishes per second
-	baseline := scale(50, 100)
+	// Publishing at a rate the 2-core machine sustains for all readers.
+	rate := scale(50, 5) // publishes per second
+	baseline := scale(50, 50)
 	tg := startTarget(t, "epoll", func(e *engine.Config, c *room.Config) {
 		e.OutboundBudget = 32 << 10
 		c.RatePerSecond, c.RateBurst, c.UserRatePerSecond, c.UserRateBurst = 1e6, 1e6, 1e6, 1e6
 	})
-	body := strings.Repeat("x", scale(8<<10, 4<<10))
+	body := strings.Repeat("x", scale(2<<10, 1<<10))
 	pub := tg.open(t, "127.0.0.2", "publisher")
 	pub.c.SetDeadline(time.Time{})
 	pub.send(`{"type":"create","room":"big"}`)
@@ -124,7 +128,7 @@ func TestSlowConsumersInABigRoom(t *testing.T) {
 		m := &member{user: fmt.Sprintf("m%d", i), slow: i%10 == 0, resume: make(chan struct{})}
 		var control func(string, string, syscall.RawConn) error
 		if m.slow {
-			control = smallReceiveBuffer
+			control = slowLink
 		}
 		m.wc = tg.upgrade(t, tg.dial(t, ips[i%len(ips)], control), m.user)
 		m.wc.c.SetDeadline(time.Time{}) // the full form runs for minutes
@@ -311,10 +315,10 @@ Measured by TestSlowConsumersInABigRoom (engine/adversarial, full form).
 - date: %s
 
 One publisher; every member's reader records publish-to-delivery time. Then
-every tenth member stops reading (with a 4 KiB socket receive buffer; the
-kernel still lets about 3 MB pile up in the server's socket before the
-engine's queue starts) and publishing goes on until each of them is closed
-with 4001. Latency figures are for the members that keep reading.
+every tenth member stops reading and publishing goes on until each of them
+is closed with 4001. The stalled members connect like clients across a real
+network (4 KiB receive buffer, MSS 1,460; over loopback's 64 KiB MSS the
+kernel would let megabytes pile up before the engine's queue is touched). Latency figures are for the members that keep reading.
 
 `+"```"+`
 %s
