@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: the scripts hold the logic.
-.PHONY: run test test-adversarial bench bench-idle bench-echo bench-fanout fuzz lint build
+.PHONY: run test test-adversarial soak bench bench-idle bench-echo bench-fanout fuzz lint build
 
 run:
 	scripts/run.sh
@@ -9,6 +9,9 @@ test:
 
 test-adversarial:
 	scripts/test-adversarial.sh
+
+soak:
+	scripts/soak.sh
 
 bench:
 	scripts/bench.sh
