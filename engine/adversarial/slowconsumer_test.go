@@ -99,13 +99,13 @@ func slowLink(_, _ string, rc syscall.RawConn) error {
 func TestSlowConsumersInABigRoom(t *testing.T) {
 	members := scale(50, 5000)
 	// Publishing at a rate the 2-core machine sustains for all readers.
-	rate := scale(50, 5) // publishes per second
+	rate := scale(50, 10) // publishes per second
 	baseline := scale(50, 50)
 	tg := startTarget(t, "epoll", func(e *engine.Config, c *room.Config) {
 		e.OutboundBudget = 32 << 10
 		c.RatePerSecond, c.RateBurst, c.UserRatePerSecond, c.UserRateBurst = 1e6, 1e6, 1e6, 1e6
 	})
-	body := strings.Repeat("x", scale(2<<10, 1<<10))
+	body := strings.Repeat("x", scale(2<<10, 2<<10))
 	pub := tg.open(t, "127.0.0.2", "publisher")
 	pub.c.SetDeadline(time.Time{})
 	pub.send(`{"type":"create","room":"big"}`)
@@ -183,7 +183,7 @@ func TestSlowConsumersInABigRoom(t *testing.T) {
 	phase2 := seq
 	slowCount := uint64(members / 10)
 	evictStart := time.Now()
-	for tg.e.Stats().SlowConsumers < slowCount && time.Since(evictStart) < 3*time.Minute {
+	for tg.e.Stats().SlowConsumers < slowCount && time.Since(evictStart) < 6*time.Minute {
 		publish(rate)
 	}
 	if got := tg.e.Stats().SlowConsumers; got != slowCount {
