@@ -67,6 +67,11 @@ type Config struct {
 	// IdleTimeout closes a connection (code 4002) that sent no data message
 	// for this long even though it answers pings. Default 0: never.
 	IdleTimeout time.Duration
+	// ReconnectWindow spreads reconnects after a shutdown: each client is
+	// told (close reason, and Drainer for the app's own frame) to come back
+	// after a delay drawn uniformly from [0, ReconnectWindow), so a restart
+	// does not bring every client back in the same instant. Default 5s.
+	ReconnectWindow time.Duration
 	// CloseTimeout bounds how long the server waits for the peer's close
 	// frame after sending its own. Default 3s.
 	CloseTimeout time.Duration
@@ -124,6 +129,7 @@ func (c *Config) setDefaults() {
 	def(&c.PingInterval, 30*time.Second)
 	def(&c.PongTimeout, 15*time.Second)
 	def(&c.CloseTimeout, 3*time.Second)
+	def(&c.ReconnectWindow, 5*time.Second)
 	def(&c.TickInterval, 100*time.Millisecond)
 	if c.MaxHeaderBytes == 0 {
 		c.MaxHeaderBytes = 8192
@@ -161,6 +167,7 @@ func (c *Config) validate() error {
 		{"HandshakeTimeout", int64(c.HandshakeTimeout)}, {"PingInterval", int64(c.PingInterval)},
 		{"PongTimeout", int64(c.PongTimeout)}, {"IdleTimeout", int64(c.IdleTimeout)},
 		{"CloseTimeout", int64(c.CloseTimeout)}, {"TickInterval", int64(c.TickInterval)},
+		{"ReconnectWindow", int64(c.ReconnectWindow)},
 		{"MaxHeaderBytes", int64(c.MaxHeaderBytes)}, {"MaxFrameBytes", c.MaxFrameBytes},
 		{"MaxMessageBytes", c.MaxMessageBytes}, {"OutboundBudget", int64(c.OutboundBudget)},
 	} {

@@ -37,4 +37,14 @@
 // a connection mid-handshake holds a pooled request buffer until the request
 // is parsed. An idle open connection holds no buffer at all. Frame values are
 // reference-counted so one encoded broadcast is shared by every recipient.
+//
+// # Counters and shutdown
+//
+// Stats and WorkerStats are plain atomics (and each worker queue's own
+// lock) read by whoever asks, e.g. a Prometheus collector at scrape time;
+// the hot paths never call a metrics library. A worker reads the clock only
+// when it goes idle or wakes, which is how its busy time costs nothing per
+// task. Shutdown closes every connection with 1001 and a reason naming a
+// reconnect delay jittered over Config.ReconnectWindow; an App that
+// implements Drainer writes its own goodbye first.
 package engine

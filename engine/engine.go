@@ -115,7 +115,8 @@ func (e *Engine) Addr() net.Addr { return e.poller.Addr() }
 // Draining reports whether Shutdown has begun.
 func (e *Engine) Draining() bool { return e.draining.Load() }
 
-// Shutdown stops accepting, sends every connection a 1001 close frame, and
+// Shutdown stops accepting, sends every connection a 1001 close frame whose
+// reason says when to reconnect (see Drainer and Config.ReconnectWindow), and
 // waits until they are gone or ctx ends; then it force-closes the rest and
 // stops the workers and wheels. It returns ctx.Err() if the drain timed out.
 func (e *Engine) Shutdown(ctx context.Context) error {
@@ -125,7 +126,7 @@ func (e *Engine) Shutdown(ctx context.Context) error {
 		e.poller.StopAccepting()
 		n := 0
 		e.table.each(func(c *Conn) {
-			c.Close(ws.StatusGoingAway, "server shutting down; reconnect")
+			e.goAway(c)
 			n++
 		})
 		e.log.Info("draining", "conns", n)
@@ -328,6 +329,11 @@ type Stats struct {
 	SlowConsumers, Rejected503, ProtocolErrors      uint64
 	MessagesIn, BytesIn, BytesOut, BackpressureHits uint64
 	WorkerQueueDepth                                int
+	// MessagesOut counts data messages handed to connections (sent or
+	// queued); HandshakeFailuresByStatus splits HandshakeFailures by the
+	// HTTP status answered.
+	MessagesOut               uint64
+	HandshakeFailuresByStatus map[int]uint64
 	// Admission: RejectedMemory counts the 503s for MaxMemory (also in
 	// Rejected503), Rejected429 the per-IP refusals; MemoryInUse is the
 	// last memory reading and TrackedIPs the per-IP table's size.
@@ -343,6 +349,8 @@ type counters struct {
 	tokenExpiries, appPanics                    atomic.Uint64
 	slowConsumers, rejected503, protocolErrors  atomic.Uint64
 	messagesIn, bytesIn, bytesOut, backpressure atomic.Uint64
+	messagesOut                                 atomic.Uint64
+	byStatus                                    statusCounters
 	rejectedMemory, rejected429                 atomic.Uint64
 }
 
@@ -355,7 +363,8 @@ func (e *Engine) Stats() Stats {
 		IdleTimeouts: s.idleTimeouts.Load(), TokenExpiries: s.tokenExpiries.Load(), AppPanics: s.appPanics.Load(), SlowConsumers: s.slowConsumers.Load(),
 		Rejected503: s.rejected503.Load(), ProtocolErrors: s.protocolErrors.Load(),
 		MessagesIn: s.messagesIn.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
-		BackpressureHits: s.backpressure.Load(), RejectedMemory: s.rejectedMemory.Load(),
+		BackpressureHits: s.backpressure.Load(), MessagesOut: s.messagesOut.Load(),
+		HandshakeFailuresByStatus: s.byStatus.snapshot(), RejectedMemory: s.rejectedMemory.Load(),
 		Rejected429: s.rejected429.Load(), MemoryInUse: e.adm.memInUse.Load(), TrackedIPs: e.trackedIPs()}
 	if e.workers != nil {
 		for _, q := range e.workers.queues {

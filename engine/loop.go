@@ -99,8 +99,9 @@ func (e *Engine) readHandshake(c *Conn, data []byte) (int, bool) {
 		return take, false
 	}
 	if err != nil {
-		e.stats.handshakeFailures.Add(1)
-		e.reply(c, protocol.AppendHTTPError(nil, err.(*protocol.HTTPError)))
+		herr := err.(*protocol.HTTPError)
+		e.handshakeFailed(herr.Status)
+		e.reply(c, protocol.AppendHTTPError(nil, herr))
 		return len(data), false
 	}
 	// Bytes after the request in this read belong to the frame stream.
@@ -120,18 +121,18 @@ func (e *Engine) readHandshake(c *Conn, data []byte) (int, bool) {
 	}
 	app := e.routes[string(req.Path)]
 	if app == nil {
-		e.stats.handshakeFailures.Add(1)
+		e.handshakeFailed(404)
 		e.reply(c, protocol.AppendHTTPResponse(nil, 404, "text/plain; charset=utf-8", "", []byte("not found\n")))
 		return len(data), false
 	}
 	if herr := protocol.ValidateUpgrade(&req, &e.hsCfg); herr != nil {
-		e.stats.handshakeFailures.Add(1)
+		e.handshakeFailed(herr.Status)
 		e.reply(c, protocol.AppendHTTPError(nil, herr))
 		return len(data), false
 	}
 	value, herr := app.Accept(&req)
 	if herr != nil {
-		e.stats.handshakeFailures.Add(1)
+		e.handshakeFailed(herr.Status)
 		e.reply(c, protocol.AppendHTTPError(nil, herr))
 		return len(data), false
 	}

@@ -2,6 +2,7 @@ package engine
 
 import (
 	"sync"
+	"time"
 
 	"github.com/gobwas/ws"
 )
@@ -36,8 +37,9 @@ type workerPool struct {
 
 func newWorkerPool(n, capacity int, run func(task)) *workerPool {
 	p := &workerPool{run: run}
+	epoch := time.Now()
 	for i := 0; i < n; i++ {
-		q := &taskQueue{ring: make([]task, capacity), wake: make(chan struct{}, 1)}
+		q := &taskQueue{ring: make([]task, capacity), wake: make(chan struct{}, 1), epoch: epoch}
 		p.queues = append(p.queues, q)
 		p.wg.Add(1)
 		go p.work(q)
@@ -92,6 +94,14 @@ type taskQueue struct {
 	wake     chan struct{}
 	stopped  bool
 	depth    int // high-water mark, for metrics
+
+	// Idle accounting for Engine.WorkerStats, as offsets from epoch. Only
+	// a worker about to wait, or just woken, reads the clock: a busy
+	// worker pays nothing per task.
+	epoch     time.Time
+	idle      time.Duration // total time spent waiting for work
+	waitStart time.Duration // when the current wait began, if waiting
+	waiting   bool
 }
 
 // push queues t. It reports false when the ring is full for a message task;
@@ -157,6 +167,10 @@ func (q *taskQueue) appendLocked(t task) {
 func (q *taskQueue) pop() (t task, resume *Conn, ok bool) {
 	for {
 		q.mu.Lock()
+		if q.waiting {
+			q.idle += time.Since(q.epoch) - q.waitStart
+			q.waiting = false
+		}
 		if q.n > 0 {
 			t = q.ring[q.head]
 			q.ring[q.head] = task{}
@@ -179,12 +193,26 @@ func (q *taskQueue) pop() (t task, resume *Conn, ok bool) {
 			return t, resume, true
 		}
 		stopped := q.stopped
+		if !stopped {
+			q.waitStart, q.waiting = time.Since(q.epoch), true
+		}
 		q.mu.Unlock()
 		if stopped {
 			return task{}, nil, false
 		}
 		<-q.wake
 	}
+}
+
+// busyLocked is the worker's busy time so far; q.mu is held. Busy time
+// only grows while the worker is not waiting, so it never decreases.
+func (q *taskQueue) busyLocked() time.Duration {
+	now := time.Since(q.epoch)
+	idle := q.idle
+	if q.waiting {
+		idle += now - q.waitStart
+	}
+	return now - idle
 }
 
 func (q *taskQueue) signal() {

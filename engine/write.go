@@ -167,6 +167,9 @@ func (c *Conn) writeData(op ws.OpCode, rsv1 bool, payload []byte) error {
 	h := protocol.AppendFrameHeader(s.hdr[:0], op, true, rsv1, len(payload))
 	err := c.write(h, payload, nil, false)
 	scratchPool.Put(s)
+	if err == nil {
+		c.e.stats.messagesOut.Add(1)
+	}
 	return err
 }
 
@@ -192,7 +195,11 @@ func (c *Conn) writeCompressed(op ws.OpCode, payload []byte) error {
 
 // WriteFrame queues a shared frame; the Conn takes its own reference.
 func (c *Conn) WriteFrame(f *Frame) error {
-	return c.write(nil, nil, f, false)
+	err := c.write(nil, nil, f, false)
+	if err == nil {
+		c.e.stats.messagesOut.Add(1)
+	}
+	return err
 }
 
 // write sends hdr+payload (or f) now if the queue is empty, and queues the

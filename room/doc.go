@@ -28,4 +28,11 @@
 // A message is encoded once into a reference-counted engine.Frame that
 // every recipient shares. Client frames are borrowed from the engine; a body
 // kept for the store is copied first.
+//
+// # Stats and shutdown
+//
+// Service.Stats reports publishes, fan-out deliveries and drops, and the
+// publish-to-ack latency histogram, from atomics: one add per fan-out task
+// (per worker), never per recipient. As an engine.Drainer, the Service
+// sends each client a goaway frame with its reconnect delay at shutdown.
 package room

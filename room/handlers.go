@@ -244,6 +244,7 @@ func (s *Service) leave(ss *session, room string) {
 // it to fan-out in seq order. A retried id is acked with its first seq and
 // not delivered again.
 func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
+	start := time.Now()
 	m := ss.rooms[f.Room]
 	if m == nil {
 		return errNotJoined
@@ -258,9 +259,11 @@ func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFr
 		Room string `json:"room"`
 		Seq  uint64 `json:"seq"`
 	}{f.ID, f.Room, stored.Seq})
+	s.stats.ack.observe(time.Since(start))
 	if dup {
 		return nil
 	}
+	s.stats.published.Add(1)
 	frame := protocol.AppendMessageFrame(nil, chatMessage(&stored))
 	m.lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
 	return nil

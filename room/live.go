@@ -21,6 +21,7 @@ const registryShards = 64
 // a leaf).
 type registry struct {
 	seed   maphash.Seed
+	stats  *counters // the Service's, shared with every live room
 	shards [registryShards]struct {
 		mu    sync.Mutex
 		rooms map[string]*liveRoom
@@ -38,8 +39,9 @@ type registry struct {
 // order, and a join (which runs on the joiner's worker) sees exactly the
 // messages up to next-1 through the store and everything later live.
 type liveRoom struct {
-	id   string
-	refs int // sessions joined; guarded by the registry shard's mu
+	id    string
+	refs  int       // sessions joined; guarded by the registry shard's mu
+	stats *counters // the Service's
 
 	mu       sync.Mutex
 	next     uint64                   // the seq to hand to fan-out next
@@ -71,7 +73,7 @@ func (r *registry) acquire(ctx context.Context, st store.Store, id string, worke
 	if err != nil {
 		return nil, err
 	}
-	lr := &liveRoom{id: id, refs: 1, next: last + 1, parked: map[uint64]*engine.Frame{},
+	lr := &liveRoom{id: id, refs: 1, stats: r.stats, next: last + 1, parked: map[uint64]*engine.Frame{},
 		byWorker: make([][]*session, workers), users: map[string]int{}}
 	if sh.rooms == nil {
 		sh.rooms = map[string]*liveRoom{}
@@ -190,12 +192,23 @@ func (lr *liveRoom) deliverLocked(e *engine.Engine, f *engine.Frame, skipUser st
 		}
 		f.Retain()
 		e.Submit(w, func() {
+			var sent, dropped uint64
 			for _, s := range members {
-				if s.user != skipUser {
-					s.c.WriteFrame(f) // a slow member is closed by the engine; the room moves on
+				if s.user == skipUser {
+					continue
+				}
+				// A slow member is closed by the engine; the room moves on.
+				if s.c.WriteFrame(f) == nil {
+					sent++
+				} else {
+					dropped++
 				}
 			}
 			f.Release()
+			lr.stats.deliveries.Add(sent)
+			if dropped > 0 {
+				lr.stats.drops.Add(dropped)
+			}
 		})
 	}
 }

@@ -83,6 +83,8 @@ type client struct {
 
 	mu       sync.Mutex
 	rejected []string // frames sent that the schema rejects, not yet answered by an error
+
+	readErr error // why the reader stopped; read it once frames is closed
 }
 
 func (s *server) dial(t testing.TB, user string) *client {
@@ -97,6 +99,7 @@ func (s *server) dial(t testing.TB, user string) *client {
 		for {
 			_, p, err := c.ReadMessage()
 			if err != nil {
+				cl.readErr = err
 				return
 			}
 			var f map[string]any

@@ -2,6 +2,7 @@ package room
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"go/ast"
 	"go/parser"
@@ -25,7 +26,7 @@ import (
 // TestSchemaListsEveryServerFrame keeps this list honest.
 var serverFrameTypes = []string{
 	"welcome", "created", "joined", "left", "ack", "message", "history", "typing",
-	"read", "presence", "invite", "role", "kicked", "reset", "error", "members", "revoked",
+	"read", "presence", "invite", "role", "kicked", "reset", "error", "members", "revoked", "goaway",
 }
 
 const schemaFile = "../docs/protocol.schema.json"
@@ -448,6 +449,8 @@ func TestSchemaEveryServerFrameEndToEnd(t *testing.T) {
 	if e := see(owner.expect("error")); e["ref"] != "q1" || e["code"] != protocol.CodeNotJoined {
 		t.Fatalf("error %v", e)
 	}
+	go s.e.Shutdown(context.Background()) // the last frame of all: goaway
+	see(owner.expect("goaway"))
 
 	for _, typ := range serverFrameTypes {
 		if !seen[typ] {

@@ -149,6 +149,7 @@ type Service struct {
 	rooms   registry
 	invites inviteSigner
 	users   *userLimits
+	stats   *counters
 }
 
 // New returns the chat service for e. Register it with e.Handle("/ws", s).
@@ -158,6 +159,8 @@ func New(e *engine.Engine, cfg Config) (*Service, error) {
 	}
 	s := &Service{cfg: cfg, e: e, st: cfg.Store, log: cfg.Logger, invites: inviteSigner{secret: cfg.InviteSecret}}
 	s.rooms.seed = maphash.MakeSeed()
+	s.stats = &counters{}
+	s.rooms.stats = s.stats
 	s.users = newUserLimits(cfg.UserRatePerSecond, cfg.UserRateBurst)
 	if cfg.Auth == nil {
 		s.log.Warn("chat authentication is off (--auth none): any client may claim any user name")
@@ -287,6 +290,16 @@ func (s *Service) OnClose(c *engine.Conn) {
 	for id := range ss.rooms {
 		s.leave(ss, id)
 	}
+}
+
+// Drain is engine.Drainer: at shutdown each client gets a goaway frame
+// with the jittered delay after which to reconnect (to this instance or
+// another) and resume its rooms with join since; the engine's close 1001
+// follows. It runs off the connection's worker, so it touches only c.
+func (s *Service) Drain(c *engine.Conn, reconnectAfter time.Duration) {
+	c.WriteMessage(ws.OpText, protocol.AppendChatFrame(nil, "goaway", struct {
+		ReconnectAfterMS int64 `json:"reconnect_after_ms"`
+	}{reconnectAfter.Milliseconds()}))
 }
 
 // chatError maps handler and store errors to error frames. Store outages

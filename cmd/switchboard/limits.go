@@ -1,12 +1,12 @@
 package main
 
 import (
-	"flag"
 	"fmt"
 	"net/netip"
 	"strconv"
 	"strings"
 
+	"github.com/switchboard-chat/switchboard/cmd/switchboard/internal/config"
 	"github.com/switchboard-chat/switchboard/engine"
 )
 
@@ -22,19 +22,19 @@ const (
 	defaultIPLimitExempt       = "127.0.0.0/8,::1/128"
 )
 
-// registerLimitFlags adds the admission flags for cfg to fs. The values are
-// checked by engine.New; the prefix list by the flag itself.
-func registerLimitFlags(fs *flag.FlagSet, cfg *engine.Config) {
+// registerLimitFlags declares the admission settings for cfg. The values
+// are checked by engine.New; the prefix list by its own parser.
+func registerLimitFlags(fs *config.Set, cfg *engine.Config) {
 	cfg.IPLimitExempt = mustPrefixes(defaultIPLimitExempt)
-	fs.Var((*byteSize)(&cfg.MaxMemory), "max-memory",
+	fs.Var((*byteSize)(&cfg.MaxMemory), "max-memory", "bytes",
 		"Go memory budget (e.g. 2GiB); at 90% of it new clients get 503 with Retry-After (0: no budget)")
 	fs.IntVar(&cfg.MaxConnsPerIP, "max-conns-per-ip", defaultMaxConnsPerIP,
-		"sockets one client address (IPv6: /64) may hold; over it 429 with Retry-After (0: no cap)")
+		"sockets one client address (IPv6: /64) may hold; over it 429 with Retry-After (0: no cap)").NonNegative()
 	fs.Float64Var(&cfg.HandshakeRatePerIP, "handshake-rate-per-ip", defaultHandshakeRatePerIP,
-		"new connections per second per client address; over it 429 with Retry-After (0: no limit)")
+		"new connections per second per client address; over it 429 with Retry-After (0: no limit)").NonNegative()
 	fs.IntVar(&cfg.HandshakeBurstPerIP, "handshake-burst-per-ip", defaultHandshakeBurstPerIP,
-		"new connections one address may open at once before --handshake-rate-per-ip applies")
-	fs.Var((*prefixList)(&cfg.IPLimitExempt), "ip-limit-exempt",
+		"new connections one address may open at once before --handshake-rate-per-ip applies").NonNegative()
+	fs.Var((*prefixList)(&cfg.IPLimitExempt), "ip-limit-exempt", "list",
 		"comma-separated prefixes the per-IP limits skip, e.g. your reverse proxy (empty: none)")
 }
 

@@ -11,7 +11,7 @@ import (
 const usage = `switchboard: a WebSocket connection engine and chat server
 
 Usage:
-  switchboard serve [flags]    run the server (switchboard serve --help for flags)
+  switchboard serve [flags]    run the server (switchboard serve --help lists every setting)
   switchboard token --user NAME [flags]
                                print a signed development token (switchboard token --help)
   switchboard version          print version and build information
@@ -30,6 +30,8 @@ func main() {
 		err = token(os.Args[2:], os.Stdout, os.Stderr, os.Getenv)
 	case "version":
 		err = version(os.Stdout)
+	case "config-doc": // hidden: regenerates docs/configuration.md
+		err = configDoc(os.Args[2:])
 	case "-h", "--help", "help":
 		fmt.Print(usage)
 		return

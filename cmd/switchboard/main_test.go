@@ -33,7 +33,25 @@ func buildBinary(t *testing.T) string {
 // process and the address it logged.
 func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	t.Helper()
-	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--log-format", "text"}, args...)...)
+	s := runServe(t, bin, nil, args...)
+	return s.cmd, s.addr
+}
+
+// served is a running `switchboard serve`.
+type served struct {
+	cmd   *exec.Cmd
+	addr  string      // public listener
+	admin string      // admin listener
+	logs  chan string // every later stderr line; closed when the process exits
+}
+
+// runServe starts serve on free ports (public and admin) with env added
+// to this process's environment, and waits until both listeners are up.
+func runServe(t *testing.T, bin string, env []string, args ...string) *served {
+	t.Helper()
+	cmd := exec.Command(bin, append([]string{"serve", "--addr", "127.0.0.1:0", "--admin-addr", "127.0.0.1:0",
+		"--log-format", "text"}, args...)...)
+	cmd.Env = append(os.Environ(), env...)
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -43,18 +61,30 @@ func startServe(t *testing.T, bin string, args ...string) (*exec.Cmd, string) {
 	}
 	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 	addrRE := regexp.MustCompile(`msg=listening addr=(\S+)`)
+	adminRE := regexp.MustCompile(`msg="admin listening" addr=(\S+)`)
+	s := &served{cmd: cmd, logs: make(chan string, 10000)}
 	lines := bufio.NewScanner(stderr)
-	for lines.Scan() {
+	for s.admin == "" && lines.Scan() {
 		if m := addrRE.FindStringSubmatch(lines.Text()); m != nil {
-			go func() { // keep draining so the server never blocks on stderr
-				for lines.Scan() {
-				}
-			}()
-			return cmd, m[1]
+			s.addr = m[1]
+		}
+		if m := adminRE.FindStringSubmatch(lines.Text()); m != nil {
+			s.admin = m[1]
 		}
 	}
-	t.Fatalf("server exited before listening: %v", lines.Err())
-	return nil, ""
+	if s.addr == "" || s.admin == "" {
+		t.Fatalf("server exited before listening: %v", lines.Err())
+	}
+	go func() { // keep draining so the server never blocks on stderr
+		defer close(s.logs)
+		for lines.Scan() {
+			select {
+			case s.logs <- lines.Text():
+			default:
+			}
+		}
+	}()
+	return s
 }
 
 func TestServeEchoAndGracefulShutdown(t *testing.T) {
@@ -84,20 +114,26 @@ func TestServeEchoAndGracefulShutdown(t *testing.T) {
 			if !errors.As(err, &ce) || ce.Code != websocket.CloseGoingAway {
 				t.Fatalf("client read during shutdown = %v, want close 1001", err)
 			}
-			done := make(chan error, 1)
-			go func() { done <- cmd.Wait() }()
-			select {
-			case err := <-done:
-				if err != nil {
-					t.Fatalf("serve exited with %v, want status 0", err)
-				}
-			case <-time.After(15 * time.Second):
-				t.Fatal("serve did not exit after SIGTERM")
-			}
+			waitExit0(t, cmd)
 			if _, err := net.DialTimeout("tcp", addr, time.Second); err == nil {
 				t.Fatal("still accepting after exit")
 			}
 		})
+	}
+}
+
+// waitExit0 waits for a signalled serve to exit with status 0.
+func waitExit0(t *testing.T, cmd *exec.Cmd) {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve exited with %v, want status 0", err)
+		}
+	case <-time.After(20 * time.Second):
+		t.Fatal("serve did not exit after SIGTERM")
 	}
 }
 
@@ -107,15 +143,16 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		args []string
 		want string
 	}{
-		{[]string{"serve", "--auth", "none", "--backend", "kqueue"}, "Backend"},
-		{[]string{"serve", "--auth", "jwt"}, "SWITCHBOARD_JWT_SECRET"},
-		{[]string{"serve", "--auth", "ldap"}, "--auth"},
-		{[]string{"serve", "--auth", "none", "--store", "cassandra"}, "--store"},
-		{[]string{"serve", "--auth", "none", "--workers", "-3"}, "Workers"},
+		{[]string{"serve", "--auth", "none", "--backend", "kqueue"}, `--backend (flag --backend): must be one of epoll, netpoll, got "kqueue"`},
+		{[]string{"serve", "--auth", "jwt", "--admin-addr", ""}, "SWITCHBOARD_JWT_SECRET"},
+		{[]string{"serve", "--auth", "ldap"}, "--auth (flag --auth)"},
+		{[]string{"serve", "--auth", "none", "--store", "cassandra", "--admin-addr", ""}, "--store (flag --store)"},
+		{[]string{"serve", "--auth", "none", "--workers", "-3"}, "--workers (flag --workers): must not be negative"},
+		{[]string{"serve", "--auth", "none", "--max-frame-bytes", "2048", "--max-message-bytes", "1024"}, "MaxFrameBytes"},
 		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
 		{[]string{"serve", "--auth", "none", "--max-memory", "lots"}, "max-memory"},
 		{[]string{"serve", "--auth", "none", "--ip-limit-exempt", "10.0.0.0/33"}, "ip-limit-exempt"},
-		{[]string{"serve", "--auth", "none", "--max-conns-per-ip", "-1"}, "MaxConnsPerIP"},
+		{[]string{"serve", "--auth", "none", "--max-conns-per-ip", "-1"}, "--max-conns-per-ip"},
 		{[]string{"serve", "extra"}, "unexpected arguments"},
 		{[]string{"frobnicate"}, "unknown command"},
 	} {
@@ -132,13 +169,16 @@ func TestServeRejectsBadFlags(t *testing.T) {
 	}
 }
 
-func TestVersionPrintsGoVersion(t *testing.T) {
+func TestVersionPrintsBuildInfo(t *testing.T) {
 	var b strings.Builder
 	if err := version(&b); err != nil {
 		t.Fatal(err)
 	}
-	if !strings.Contains(b.String(), "go1.") {
-		t.Fatalf("version output %q lacks the Go version", b.String())
+	for _, want := range []string{"switchboard ", "\nmodule:   github.com/switchboard-chat/switchboard\n",
+		"\nrevision: ", "\ntime:     ", "\nmodified: ", "\ngo:       go1.", "\nplatform: "} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("version output %q lacks %q", b.String(), want)
+		}
 	}
 }
 

@@ -1,55 +1,90 @@
 package main
 
+//go:generate go run . config-doc ../../docs/configuration.md
+
 import (
 	"context"
-	"encoding/json"
 	"errors"
-	"flag"
 	"fmt"
 	"log/slog"
-	"net"
-	"net/http"
-	"net/http/pprof"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
-	"strings"
 	"syscall"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/switchboard-chat/switchboard/cmd/switchboard/internal/admin"
+	"github.com/switchboard-chat/switchboard/cmd/switchboard/internal/config"
 	"github.com/switchboard-chat/switchboard/engine"
 	"github.com/switchboard-chat/switchboard/poller"
+	"github.com/switchboard-chat/switchboard/store"
+	"github.com/switchboard-chat/switchboard/store/instrumented"
 )
 
-func serve(args []string) error {
-	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
-	var cfg engine.Config
+// serveOptions is everything serve reads from its settings.
+type serveOptions struct {
+	engine          engine.Config
+	echo            bool
+	chat            chatFlags
+	adminAddr       string
+	shutdownTimeout time.Duration
+	logFormat       string
+	logLevel        string
+}
+
+// serveSettings declares every serve setting: each is one line, and the
+// same declaration gives its flag, SWITCHBOARD_* variable, config-file
+// key, --help entry and docs/configuration.md row.
+func serveSettings() (*config.Set, *serveOptions) {
+	o := &serveOptions{}
+	cfg := &o.engine
+	fs := config.NewSet("switchboard serve", "SWITCHBOARD_")
+	fs.Summary = "Runs the WebSocket engine and the chat service at /ws until SIGINT or SIGTERM,\n" +
+		"then drains (docs/protocol.md, Graceful shutdown). Reference: docs/configuration.md."
+	fs.Group("Config file")
+	fs.ConfigFile("config", "YAML file of settings: one key per setting, named as the flag")
+
+	fs.Group("Listener and engine")
 	fs.StringVar(&cfg.Addr, "addr", "127.0.0.1:8080", "public listen address")
-	fs.StringVar(&cfg.Backend, "backend", "epoll", "poller backend: "+strings.Join(poller.Backends, " or "))
-	fs.IntVar(&cfg.Loops, "loops", 0, "event loops (0: one per CPU)")
-	fs.IntVar(&cfg.Workers, "workers", 0, "worker goroutines (0: 2 per CPU)")
-	fs.IntVar(&cfg.WorkerQueue, "worker-queue", 0, "messages queued per worker before reads pause (0: 4096)")
-	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "open connections above which new ones get 503 (0: no cap)")
-	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", 10*time.Second, "time allowed for the upgrade request")
-	fs.DurationVar(&cfg.PingInterval, "ping-interval", 30*time.Second, "silence before the server pings a client")
-	fs.DurationVar(&cfg.PongTimeout, "pong-timeout", 15*time.Second, "time a pinged client has to answer")
-	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "close clients that send no message for this long (0: never)")
-	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 8192, "largest upgrade request")
-	fs.Int64Var(&cfg.MaxFrameBytes, "max-frame-bytes", 1<<20, "largest inbound frame payload")
-	fs.Int64Var(&cfg.MaxMessageBytes, "max-message-bytes", 1<<20, "largest inbound message")
-	fs.IntVar(&cfg.OutboundBudget, "outbound-budget", 4<<20, "bytes queued per client before it is closed as a slow consumer")
+	fs.StringVar(&cfg.Backend, "backend", "epoll", "poller backend").OneOf(poller.Backends...)
+	fs.IntVar(&cfg.Loops, "loops", 0, "event loops (0: one per CPU)").NonNegative()
+	fs.IntVar(&cfg.Workers, "workers", 0, "worker goroutines (0: 2 per CPU)").NonNegative()
+	fs.IntVar(&cfg.WorkerQueue, "worker-queue", 0, "messages queued per worker before reads pause (0: 4096)").NonNegative()
+	fs.IntVar(&cfg.MaxConns, "max-conns", 0, "open connections above which new ones get 503 (0: no cap)").NonNegative()
+	fs.DurationVar(&cfg.HandshakeTimeout, "handshake-timeout", 10*time.Second, "time allowed for the upgrade request").Positive()
+	fs.DurationVar(&cfg.PingInterval, "ping-interval", 30*time.Second, "silence before the server pings a client").Positive()
+	fs.DurationVar(&cfg.PongTimeout, "pong-timeout", 15*time.Second, "time a pinged client has to answer").Positive()
+	fs.DurationVar(&cfg.IdleTimeout, "idle-timeout", 0, "close clients that send no message for this long (0: never)").NonNegative()
+	fs.IntVar(&cfg.MaxHeaderBytes, "max-header-bytes", 8192, "largest upgrade request").Positive()
+	fs.Int64Var(&cfg.MaxFrameBytes, "max-frame-bytes", 1<<20, "largest inbound frame payload").Positive()
+	fs.Int64Var(&cfg.MaxMessageBytes, "max-message-bytes", 1<<20, "largest inbound message").Positive()
+	fs.IntVar(&cfg.OutboundBudget, "outbound-budget", 4<<20, "bytes queued per client before it is closed as a slow consumer").Positive()
 	fs.BoolVar(&cfg.Compression, "compression", false, "negotiate permessage-deflate")
-	registerLimitFlags(fs, &cfg)
-	echo := fs.Bool("echo", false, "serve an RFC 6455 echo endpoint at /echo")
-	var chat chatFlags
-	chat.register(fs)
-	adminAddr := fs.String("admin-addr", "", "admin listener for /debug/stats, /debug/gc and /debug/pprof (empty: off)")
-	shutdownTimeout := fs.Duration("shutdown-timeout", 10*time.Second, "time to drain connections on SIGINT/SIGTERM")
-	logFormat := fs.String("log-format", "text", "log format: text or json")
-	logLevel := fs.String("log-level", "info", "log level: debug, info, warn, error")
+	fs.BoolVar(&o.echo, "echo", false, "serve an RFC 6455 echo endpoint at /echo")
+
+	fs.Group("Admission")
+	registerLimitFlags(fs, cfg)
+
+	fs.Group("Chat")
+	o.chat.register(fs)
+
+	fs.Group("Operations")
+	fs.StringVar(&o.adminAddr, "admin-addr", "127.0.0.1:9090",
+		"admin listener: /metrics, /healthz, /readyz, /debug/pprof/, /debug/stats, POST /debug/gc; keep it off public addresses (empty: off)")
+	fs.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "time to drain connections on SIGINT/SIGTERM").Positive()
+	fs.DurationVar(&cfg.ReconnectWindow, "reconnect-window", 5*time.Second,
+		"at shutdown each client is told to reconnect after a random delay below this").Positive()
+	fs.StringVar(&o.logFormat, "log-format", "text", "log format").OneOf("text", "json")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level").OneOf("debug", "info", "warn", "error")
+	return fs, o
+}
+
+func serve(args []string) error {
+	fs, o := serveSettings()
 	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
+		if errors.Is(err, config.ErrHelp) {
 			return nil
 		}
 		return err
@@ -57,52 +92,74 @@ func serve(args []string) error {
 	if fs.NArg() > 0 {
 		return fmt.Errorf("serve: unexpected arguments %q", fs.Args())
 	}
-	log, err := newLogger(*logFormat, *logLevel)
+	log, err := newLogger(o.logFormat, o.logLevel)
 	if err != nil {
 		return err
 	}
+	if changed := fs.Changed(); len(changed) > 0 {
+		log.Info("settings", "set", changed)
+	}
+	for _, name := range fs.UnknownEnv() {
+		log.Warn("environment variable names no setting; ignored", "name", name)
+	}
+	cfg := o.engine
 	cfg.Logger = log
 	raiseFileLimit(log)
-	if err := chat.engineConfig(&cfg); err != nil {
+	if err := o.chat.engineConfig(&cfg); err != nil {
 		return err
+	}
+
+	reg := prometheus.NewRegistry()
+	bi := readBuildInfo()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}),
+		admin.BuildInfo(bi.version, bi.revision, bi.goVersion))
+	var st store.Store
+	o.chat.wrapStore = func(s store.Store) (store.Store, error) {
+		ist, err := instrumented.New(s, reg)
+		st = ist
+		return ist, err
 	}
 
 	e, err := engine.New(cfg)
 	if err != nil {
 		return err
 	}
-	if *echo {
+	if o.echo {
 		e.Handle("/echo", engine.Echo{})
 	}
-	svc, err := chat.service(e, log)
+	svc, err := o.chat.service(e, log)
 	if err != nil {
 		return err
 	}
 	defer svc.Close()
 	e.Handle("/ws", svc)
+	reg.MustRegister(admin.NewEngineCollector(e, cfg.MaxConns), admin.NewRoomCollector(svc))
+
+	// Readiness checks: one line per subsystem that can fail.
+	adm := admin.New(admin.Config{Addr: o.adminAddr, Registry: reg, Logger: log})
+	adm.AddCheck("store", st.Health)
+	adm.Handle("GET /debug/stats", admin.DebugStats(e))
+	adm.Handle("POST /debug/gc", admin.DebugGC())
 	if err := e.Start(); err != nil {
 		return err
 	}
-	var admin *http.Server
-	if *adminAddr != "" {
-		if admin, err = startAdmin(*adminAddr, e, log); err != nil {
+	if o.adminAddr != "" {
+		if err := adm.Start(); err != nil {
 			e.Shutdown(context.Background())
-			return err
+			return fs.Errorf("admin-addr", "%v", err)
 		}
+		defer adm.Close()
 	}
 
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
-	log.Info("shutting down", "signal", s.String(), "timeout", shutdownTimeout.String())
-	ctx, cancel := context.WithTimeout(context.Background(), *shutdownTimeout)
+	log.Info("shutting down", "signal", s.String(), "timeout", o.shutdownTimeout.String())
+	adm.StartDraining() // /readyz fails before the listener closes
+	ctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
 	defer cancel()
-	drainErr := e.Shutdown(ctx)
-	if admin != nil {
-		admin.Close()
-	}
-	if drainErr != nil {
-		log.Warn("drain incomplete", "err", drainErr)
+	if err := e.Shutdown(ctx); err != nil {
+		log.Warn("drain incomplete", "err", err)
 	}
 	log.Info("stopped")
 	return nil
@@ -141,50 +198,4 @@ func raiseFileLimit(log *slog.Logger) {
 		log.Info("raised open-file limit", "from", old, "to", lim.Cur)
 	}
 	log.Info("open-file limit", "soft", lim.Cur, "hard", lim.Max)
-}
-
-// startAdmin serves operator endpoints on their own listener, which should
-// stay on loopback: they reveal internals and can force a GC.
-func startAdmin(addr string, e *engine.Engine, log *slog.Logger) (*http.Server, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("--admin-addr: %w", err)
-	}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /debug/stats", func(w http.ResponseWriter, r *http.Request) {
-		var ms runtime.MemStats
-		runtime.ReadMemStats(&ms)
-		st := e.Stats()
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{
-			"conns": st.Conns, "handshaking": st.Handshaking, "goroutines": runtime.NumGoroutine(),
-			"heap_alloc": ms.HeapAlloc, "heap_inuse": ms.HeapInuse, "heap_sys": ms.HeapSys,
-			"stack_inuse": ms.StackInuse, "sys": ms.Sys, "num_gc": ms.NumGC, "engine": st,
-		})
-	})
-	mux.HandleFunc("POST /debug/gc", func(w http.ResponseWriter, r *http.Request) {
-		runtime.GC()
-		debug.FreeOSMemory()
-		w.WriteHeader(http.StatusNoContent)
-	})
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		if e.Draining() {
-			http.Error(w, "draining", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, "ok")
-	})
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}
-	go func() {
-		if err := srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error("admin listener failed", "err", err)
-		}
-	}()
-	log.Info("admin listening", "addr", ln.Addr().String())
-	return srv, nil
 }
