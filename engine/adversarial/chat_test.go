@@ -35,6 +35,34 @@ func signInvite(secret []byte, id, room string, expires time.Time) string {
 	return payload + "." + base64.RawURLEncoding.EncodeToString(h.Sum(nil))
 }
 
+// refusal is a frame and the error code it must get.
+type refusal struct{ frame, code string }
+
+// expectRefusals sends each frame and checks its error code in turn.
+func (wc *wsConn) expectRefusals(cases []refusal) {
+	wc.t.Helper()
+	for _, tc := range cases {
+		wc.send(tc.frame)
+		if f := wc.expect("error"); f["code"] != tc.code {
+			wc.t.Fatalf("%.80s: %v, want %s", tc.frame, f, tc.code)
+		}
+	}
+}
+
+// owner connects user "owner" from 127.0.0.3 and creates (and, if join,
+// joins) room.
+func (tg *target) owner(t *testing.T, room string, private, join bool) *wsConn {
+	t.Helper()
+	o := tg.open(t, "127.0.0.3", "owner")
+	o.send(fmt.Sprintf(`{"type":"create","room":%q,"private":%v}`, room, private))
+	o.expect("created")
+	if join {
+		o.send(fmt.Sprintf(`{"type":"join","room":%q}`, room))
+		o.expect("joined")
+	}
+	return o
+}
+
 // TestHostileChatFrames: malformed JSON, deep nesting, huge arrays and
 // strings, unknown types: each gets its error frame, the connection stays
 // open, and a valid frame afterwards works.
@@ -43,7 +71,7 @@ func TestHostileChatFrames(t *testing.T) {
 	hugeArray := "[" + strings.Repeat("0,", 400_000) + "0]"
 	deep := strings.Repeat("[", 100_000) + strings.Repeat("]", 100_000)
 	deepObj := strings.Repeat(`{"a":`, 20_000) + "1" + strings.Repeat("}", 20_000)
-	cases := []struct{ frame, code string }{
+	cases := []refusal{
 		{`not json`, "bad_request"},
 		{`{"type":"join","room":"square"`, "bad_request"},
 		{`{"type":"join","room":"square"}}`, "bad_request"},
@@ -73,9 +101,7 @@ func TestHostileChatFrames(t *testing.T) {
 		{`{"type":"join","room":"square","ref":"` + strings.Repeat("r", 200) + `"}`, "bad_request"},
 	}
 	tg.attack(t, func(t *testing.T) {
-		owner := tg.open(t, "127.0.0.3", "owner")
-		owner.send(`{"type":"create","room":"square"}`)
-		owner.expect("created")
+		owner := tg.owner(t, "square", false, false)
 		m := tg.open(t, "127.0.0.2", "mallory")
 		for _, tc := range cases {
 			m.send(tc.frame)
@@ -102,11 +128,7 @@ func TestHostileChatFrames(t *testing.T) {
 func TestForgedFields(t *testing.T) {
 	tg := chatTarget(t)
 	tg.attack(t, func(t *testing.T) {
-		owner := tg.open(t, "127.0.0.3", "owner")
-		owner.send(`{"type":"create","room":"square"}`)
-		owner.expect("created")
-		owner.send(`{"type":"join","room":"square"}`)
-		owner.expect("joined")
+		owner := tg.owner(t, "square", false, true)
 		m := tg.open(t, "127.0.0.2", "mallory")
 		m.send(`{"type":"join","room":"square"}`)
 		m.expect("joined")
@@ -134,20 +156,16 @@ func TestForgedFields(t *testing.T) {
 func TestPrivateRoomAndInviteAttacks(t *testing.T) {
 	tg := chatTarget(t)
 	tg.attack(t, func(t *testing.T) {
-		owner := tg.open(t, "127.0.0.3", "owner")
-		for _, f := range []string{`{"type":"create","room":"vault","private":true}`, `{"type":"create","room":"den","private":true}`} {
-			owner.send(f)
-			owner.expect("created")
-		}
-		owner.send(`{"type":"join","room":"vault"}`)
-		owner.expect("joined")
+		owner := tg.owner(t, "vault", true, true)
+		owner.send(`{"type":"create","room":"den","private":true}`)
+		owner.expect("created")
 		owner.send(`{"type":"invite","room":"vault","ttl":3600}`)
 		token := owner.expect("invite")["token"].(string)
 		owner.send(`{"type":"invite","room":"den"}`)
 		denToken := owner.expect("invite")["token"].(string)
 
 		m := tg.open(t, "127.0.0.2", "mallory")
-		for _, tc := range []struct{ frame, code string }{
+		m.expectRefusals([]refusal{
 			{`{"type":"join","room":"vault"}`, "forbidden"},
 			{`{"type":"publish","room":"vault","id":"x","body":1}`, "not_joined"},
 			{`{"type":"history","room":"vault"}`, "not_joined"},
@@ -160,10 +178,7 @@ func TestPrivateRoomAndInviteAttacks(t *testing.T) {
 			{`{"type":"kick","room":"vault","user":"owner"}`, "forbidden"},
 			{fmt.Sprintf(`{"type":"revoke","room":"vault","invite":%q}`, token), "forbidden"},
 			{`{"type":"create","room":"vault"}`, "exists"},
-		} {
-			m.send(tc.frame)
-			m.expectError(tc.code)
-		}
+		})
 		parts := strings.Split(token, ".")
 		forged := []struct{ name, token string }{
 			{"MAC changed", token[:len(token)-1] + map[bool]string{true: "A", false: "B"}[token[len(token)-1] != 'A']},
@@ -203,9 +218,7 @@ func TestPrivateRoomAndInviteAttacks(t *testing.T) {
 func TestRoleEscalation(t *testing.T) {
 	tg := chatTarget(t)
 	tg.attack(t, func(t *testing.T) {
-		owner := tg.open(t, "127.0.0.3", "owner")
-		owner.send(`{"type":"create","room":"square"}`)
-		owner.expect("created")
+		owner := tg.owner(t, "square", false, false)
 		users := map[string]*wsConn{"owner": owner}
 		for i, u := range []string{"mallory", "eve", "trent"} {
 			users[u] = tg.open(t, fmt.Sprintf("127.0.0.%d", 4+i), u)
@@ -215,7 +228,7 @@ func TestRoleEscalation(t *testing.T) {
 			users[u].expect("joined")
 		}
 		m := users["mallory"]
-		for _, tc := range []struct{ frame, code string }{
+		m.expectRefusals([]refusal{
 			{`{"type":"role","room":"square","user":"mallory","role":"admin"}`, "bad_request"}, // oneself
 			{`{"type":"role","room":"square","user":"eve","role":"admin"}`, "forbidden"},
 			{`{"type":"role","room":"square","user":"eve","role":"owner"}`, "bad_request"},
@@ -224,25 +237,19 @@ func TestRoleEscalation(t *testing.T) {
 			{`{"type":"kick","room":"square","user":"eve"}`, "forbidden"},
 			{`{"type":"invite","room":"square"}`, "forbidden"},
 			{`{"type":"create","room":"square"}`, "exists"},
-		} {
-			m.send(tc.frame)
-			m.expectError(tc.code)
-		}
+		})
 		// As an admin, mallory still cannot promote or touch the owner.
 		owner.send(`{"type":"role","room":"square","user":"mallory","role":"admin"}`)
 		m.expect("role")
 		owner.send(`{"type":"role","room":"square","user":"trent","role":"admin"}`)
 		m.expect("role")
-		for _, tc := range []struct{ frame, code string }{
+		m.expectRefusals([]refusal{
 			{`{"type":"role","room":"square","user":"eve","role":"admin"}`, "forbidden"},
 			{`{"type":"role","room":"square","user":"owner","role":"member"}`, "forbidden"},
 			{`{"type":"kick","room":"square","user":"owner"}`, "forbidden"},
 			{`{"type":"kick","room":"square","user":"trent"}`, "forbidden"}, // another admin
 			{`{"type":"kick","room":"square","user":"nobody"}`, "not_found"},
-		} {
-			m.send(tc.frame)
-			m.expectError(tc.code)
-		}
+		})
 		for _, c := range users {
 			c.c.Close()
 		}

@@ -185,11 +185,7 @@ func TestClientThatNeverReads(t *testing.T) {
 	forEachBackend(t, func(t *testing.T, backend string) {
 		tg := startTarget(t, backend, func(e *engine.Config, _ *room.Config) { e.OutboundBudget = 512 << 10 })
 		tg.attack(t, func(t *testing.T) {
-			owner := tg.open(t, "127.0.0.3", "owner")
-			owner.send(`{"type":"create","room":"big"}`)
-			owner.expect("created")
-			owner.send(`{"type":"join","room":"big"}`)
-			owner.expect("joined")
+			owner := tg.owner(t, "big", false, true)
 			body := strings.Repeat("x", 15<<10)
 			for i := 0; i < 30; i++ {
 				owner.send(fmt.Sprintf(`{"type":"publish","room":"big","id":"%d","body":%q}`, i, body))
