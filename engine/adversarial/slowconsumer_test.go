@@ -90,14 +90,14 @@ func (m *member) read(done *sync.WaitGroup) {
 }
 
 // slowLink makes a client socket look like one across a real network:
-// a small receive buffer, and an MSS of 1,460 instead of loopback's 65,483
-// (the kernel sizes the server's send buffer from it), so a stalled client
-// holds tens of kilobytes in the kernel, not megabytes, before the
+// a 64 KiB receive buffer, and an MSS of 1,460 instead of loopback's
+// 65,483 (the kernel sizes the server's send buffer from it), so a stalled
+// client holds tens of kilobytes in the kernel, not megabytes, before the
 // server's own queue starts.
 func slowLink(_, _ string, rc syscall.RawConn) error {
 	var err error
 	rc.Control(func(fd uintptr) {
-		if err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 4096); err == nil {
+		if err = syscall.SetsockoptInt(int(fd), syscall.SOL_SOCKET, syscall.SO_RCVBUF, 64<<10); err == nil {
 			err = syscall.SetsockoptInt(int(fd), syscall.IPPROTO_TCP, syscall.TCP_MAXSEG, 1460)
 		}
 	})
@@ -332,7 +332,7 @@ Measured by TestSlowConsumersInABigRoom (engine/adversarial, full form).
 One publisher; every member's reader records publish-to-delivery time. Then
 every tenth member stops reading and publishing goes on until each of them
 is closed with 4001. The stalled members connect like clients across a real
-network (4 KiB receive buffer, MSS 1,460; over loopback's 64 KiB MSS the
+network (64 KiB receive buffer, MSS 1,460; over loopback's 64 KiB MSS the
 kernel would let megabytes pile up before the engine's queue is touched). Latency figures are for the members that keep reading.
 
 `+"```"+`
