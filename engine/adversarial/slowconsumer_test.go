@@ -247,7 +247,7 @@ func TestSlowConsumersInABigRoom(t *testing.T) {
 		}
 		return true
 	})
-	for _, m := range all {
+	for i, m := range all {
 		if !m.slow {
 			continue
 		}
@@ -262,7 +262,8 @@ func TestSlowConsumersInABigRoom(t *testing.T) {
 			last = s
 		}
 		m.wc.c.Close()
-		back := tg.open(t, ips[0], m.user)
+		back := tg.open(t, ips[i%len(ips)], m.user) // its own address: the per-IP limits apply
+		back.c.SetDeadline(time.Time{})
 		back.send(fmt.Sprintf(`{"type":"join","room":"big","since":%d}`, last))
 		if j := back.expect("joined"); uint64(j["seq"].(float64)) != seq {
 			t.Fatalf("%s rejoined at seq %v, want %d", m.user, j["seq"], seq)
