@@ -1,5 +1,5 @@
 # Thin wrappers over scripts/: the scripts hold the logic.
-.PHONY: run test test-adversarial soak bench bench-idle bench-echo bench-fanout fuzz lint build
+.PHONY: run test test-adversarial soak bench bench-full bench-idle bench-handshake bench-echo bench-fanout bench-chat fuzz lint build
 
 run:
 	scripts/run.sh
@@ -16,14 +16,23 @@ soak:
 bench:
 	scripts/bench.sh
 
+bench-full:
+	scripts/bench-full.sh
+
 bench-idle:
 	scripts/bench-idle.sh
+
+bench-handshake:
+	scripts/bench-handshake.sh
 
 bench-echo:
 	scripts/bench-echo.sh
 
 bench-fanout:
 	scripts/bench-fanout.sh
+
+bench-chat:
+	scripts/bench-chat.sh
 
 fuzz:
 	scripts/fuzz.sh

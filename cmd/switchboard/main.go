@@ -14,6 +14,8 @@ Usage:
   switchboard serve [flags]    run the server (switchboard serve --help lists every setting)
   switchboard token --user NAME [flags]
                                print a signed development token (switchboard token --help)
+  switchboard preflight [--conns 1000000]
+                               check this host's limits for a connection target
   switchboard version          print version and build information
 `
 
@@ -28,6 +30,8 @@ func main() {
 		err = serve(os.Args[2:])
 	case "token":
 		err = token(os.Args[2:], os.Stdout, os.Stderr, os.Getenv)
+	case "preflight":
+		err = preflight(os.Args[2:], os.Stdout)
 	case "version":
 		err = version(os.Stdout)
 	case "config-doc": // hidden: regenerates docs/configuration.md

@@ -9,8 +9,10 @@ import (
 	"fmt"
 	"os"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/chat"
 	"github.com/switchboard-chat/switchboard/bench/internal/echo"
 	"github.com/switchboard-chat/switchboard/bench/internal/fanout"
+	"github.com/switchboard-chat/switchboard/bench/internal/handshake"
 	"github.com/switchboard-chat/switchboard/bench/internal/idle"
 )
 
@@ -28,7 +30,14 @@ var scenarios = []scenario{
 	{"echo-report", "combine echo results into one side-by-side table with ratios and an SVG chart", echo.RunReport},
 	{"echo-worker", "(internal) an echo load worker process driven by `swload echo` over stdin/stdout",
 		func(args []string) error { return echo.RunWorker(args, os.Stdin, os.Stdout) }},
-	{"fanout", "one room, many members, open-loop publishers: deliveries/s, publish→deliver latency, seq gaps (switchboard only)", fanout.Run},
+	{"handshake", "connection churn (connect, upgrade, one echo, close): connections/s, upgrade latency percentiles", handshake.Run},
+	{"handshake-report", "combine handshake results into one side-by-side table with ratios and an SVG chart", handshake.RunReport},
+	{"handshake-worker", "(internal) a handshake load worker process driven by `swload handshake` over stdin/stdout",
+		func(args []string) error { return handshake.RunWorker(args, os.Stdin, os.Stdout) }},
+	{"chat", "a chat mix against switchboard (joins, publishes, typing, reads, reconnects with since): acked msgs/s, latency, no gap or duplicate", chat.Run},
+	{"chat-worker", "(internal) a chat load worker process driven by `swload chat` over stdin/stdout",
+		func(args []string) error { return chat.RunWorker(args, os.Stdin, os.Stdout) }},
+	{"fanout", "R rooms × M members, open-loop publishers: deliveries/s, publish→deliver latency, seq gaps", fanout.Run},
 	{"fanout-report", "combine fanout results into one side-by-side table and an SVG chart of latency percentiles", fanout.RunReport},
 	{"fanout-worker", "(internal) a fanout load worker process driven by `swload fanout` over stdin/stdout",
 		func(args []string) error { return fanout.RunWorker(args, os.Stdin, os.Stdout) }},

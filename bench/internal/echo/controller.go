@@ -14,6 +14,7 @@ import (
 	"github.com/switchboard-chat/switchboard/bench/internal/harness"
 	"github.com/switchboard-chat/switchboard/bench/internal/proc"
 	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
 	"github.com/switchboard-chat/switchboard/bench/internal/target"
 )
@@ -137,16 +138,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	}
 	defer logFile.Close()
 
-	res := &Result{Name: cfg.Name, Load: cfg.Load, Meta: Meta{
-		Command:      sysinfo.ShellQuote(os.Args),
-		ServerBin:    serverBin,
-		ServerCommit: sysinfo.GitCommit(cfg.Repo),
-		ServerGo:     sysinfo.BinaryGoVersion(serverBin),
-		Machine:      sysinfo.ReadMachine(),
-		Sysctls:      sysinfo.Sysctls(sysinfo.ReportedSysctls),
-		NofileSwload: setup.Nofile,
-		Started:      harness.Now(),
-	}}
+	res := &Result{Name: cfg.Name, Load: cfg.Load, Meta: reportfile.NewRunMeta(cfg.Repo, serverBin, setup.Nofile, harness.Now())}
 	defer func() { res.Meta.Finished = harness.Now() }()
 	res.Meta.SourceAddrs = harness.SourceAddrs(cfg.SrcBase, cfg.Load.Clients)
 
@@ -259,31 +251,11 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	for _, w := range r.workers {
 		pids = append(pids, w.Pid())
 	}
-	t0 := time.Now()
-	sys0, err := procfs.ReadSystemCPU()
+	win, err := harness.MeasureWindow(ctx, pids, end)
 	if err != nil {
 		return rep, err
 	}
-	ticks0, err := readTicks(pids)
-	if err != nil {
-		return rep, err
-	}
-	if err := target.Sleep(ctx, time.Until(end)); err != nil {
-		return rep, err
-	}
-	ticks1, err := readTicks(pids)
-	if err != nil {
-		return rep, err
-	}
-	sys1, err := procfs.ReadSystemCPU()
-	if err != nil {
-		return rep, err
-	}
-	rep.WindowSeconds = time.Since(t0).Seconds()
-	rep.ServerCPUSeconds = float64(ticks1[0]-ticks0[0]) / procfs.UserHZ
-	for i := 1; i < len(pids); i++ {
-		rep.ClientCPUSeconds += float64(ticks1[i]-ticks0[i]) / procfs.UserHZ
-	}
+	rep.WindowSeconds, rep.ServerCPUSeconds, rep.ClientCPUSeconds = win.Seconds, win.ServerCPU, win.ClientCPU
 	if st, err := procfs.ReadStatus(r.server.Pid()); err == nil {
 		rep.ServerRSS, rep.ServerHWM, rep.ServerThreads = st.VmRSS, st.VmHWM, st.Threads
 	}
@@ -326,9 +298,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	rep.ServerCPUPerMillion = cpuPerMillion(rep.ServerCPUSeconds, rep.Received)
 	if rep.WindowSeconds > 0 {
 		rep.ServerCPUCores = rep.ServerCPUSeconds / rep.WindowSeconds
-		task := float64(sys1.Task()-sys0.Task()) / procfs.UserHZ
-		rep.OtherCPUCores = max(0, task-rep.ServerCPUSeconds-rep.ClientCPUSeconds) / rep.WindowSeconds
-		rep.StealCores = float64(sys1.Steal-sys0.Steal) / procfs.UserHZ / rep.WindowSeconds
+		rep.OtherCPUCores, rep.StealCores = win.OtherCPUCores, win.StealCores
 	}
 	switch {
 	case rep.ConnsLost > 0:
@@ -341,19 +311,6 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 		return rep, errors.New(strings.Join(problems, "; "))
 	}
 	return rep, nil
-}
-
-// readTicks reads utime+stime of each pid.
-func readTicks(pids []int) ([]uint64, error) {
-	out := make([]uint64, len(pids))
-	for i, pid := range pids {
-		t, err := procfs.ReadCPUTicks(pid)
-		if err != nil {
-			return nil, fmt.Errorf("cpu of pid %d: %w", pid, err)
-		}
-		out[i] = t
-	}
-	return out, nil
 }
 
 // stopAll stops the server, then the workers. Every wait is bounded.

@@ -2,9 +2,10 @@ package echo
 
 import (
 	"fmt"
-	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"io"
-	"strings"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
+	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // writeResult writes <out>.json and <out>.md.
@@ -31,20 +32,7 @@ func WriteMarkdown(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "# Echo throughput and latency: %s\n\n", r.Name)
 	fmt.Fprintf(w, "**Result:** %s\n\n", conclusion(r))
 
-	fmt.Fprintf(w, "## How it was run\n\n```sh\n%s\n```\n\n", m.Command)
-	fmt.Fprintf(w, "| | |\n|---|---|\n")
-	fmt.Fprintf(w, "| load | %s |\n", r.Load.Describe())
-	fmt.Fprintf(w, "| server command | `%s %s` (fresh ports each repetition) |\n", m.ServerBin, strings.Join(m.ServerArgs, " "))
-	fmt.Fprintf(w, "| server commit | %s |\n", m.ServerCommit)
-	fmt.Fprintf(w, "| server built with | %s |\n", m.ServerGo)
-	fmt.Fprintf(w, "| swload built with | %s |\n", m.Machine.GoVersion)
-	fmt.Fprintf(w, "| machine | %d CPUs, %s, MemTotal %.2f GiB |\n", m.Machine.NProc, m.Machine.CPUModel, float64(m.Machine.MemTotal)/(1<<30))
-	fmt.Fprintf(w, "| kernel | %s |\n", m.Machine.Kernel)
-	fmt.Fprintf(w, "| RLIMIT_NOFILE | swload %d soft / %d hard; server %s |\n", m.NofileSwload.Soft, m.NofileSwload.Hard, m.NofileServer)
-	fmt.Fprintf(w, "| clients | from %s |\n", strings.Join(m.SourceAddrs, ", "))
-	fmt.Fprintf(w, "| started / finished | %s / %s |\n\n", m.Started, m.Finished)
-
-	reportfile.WriteSysctls(w, m.Sysctls)
+	reportfile.WriteHowRun(w, m, r.Load.Describe())
 
 	fmt.Fprintf(w, "\n## Method\n\n")
 	fmt.Fprintf(w, "Each repetition starts the server afresh, waits for `/healthz`, and starts the worker processes, each dialing "+
@@ -72,30 +60,19 @@ func WriteMarkdown(w io.Writer, r *Result) {
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "\n## Summary over %d clean repetition(s): median [min..max]\n\n| metric | value |\n|---|---:|\n", s.Reps)
-	fmt.Fprintf(w, "| msgs/s | %s |\n", spreadText(s.MsgsPerSec, "%.0f"))
-	fmt.Fprintf(w, "| p50 ms | %s |\n", spreadText(s.P50MS, "%.3f"))
-	fmt.Fprintf(w, "| p90 ms | %s |\n", spreadText(s.P90MS, "%.3f"))
-	fmt.Fprintf(w, "| p99 ms | %s |\n", spreadText(s.P99MS, "%.3f"))
-	fmt.Fprintf(w, "| p99.9 ms | %s |\n", spreadText(s.P999MS, "%.3f"))
-	fmt.Fprintf(w, "| max ms | %s |\n", spreadText(s.MaxMS, "%.3f"))
-	fmt.Fprintf(w, "| server CPU s per 1M msgs | %s |\n", spreadText(s.CPUPerMillion, "%.2f"))
-	fmt.Fprintf(w, "| server CPU cores | %s |\n", spreadText(s.CPUCores, "%.2f"))
-	fmt.Fprintf(w, "| server RSS MiB | %s |\n", spreadText(Spread{Median: s.RSSBytes.Median / (1 << 20), Min: s.RSSBytes.Min / (1 << 20), Max: s.RSSBytes.Max / (1 << 20), N: s.RSSBytes.N}, "%.1f"))
+	fmt.Fprintf(w, "| msgs/s | %s |\n", summary.Text(s.MsgsPerSec, "%.0f"))
+	fmt.Fprintf(w, "| p50 ms | %s |\n", summary.Text(s.P50MS, "%.3f"))
+	fmt.Fprintf(w, "| p90 ms | %s |\n", summary.Text(s.P90MS, "%.3f"))
+	fmt.Fprintf(w, "| p99 ms | %s |\n", summary.Text(s.P99MS, "%.3f"))
+	fmt.Fprintf(w, "| p99.9 ms | %s |\n", summary.Text(s.P999MS, "%.3f"))
+	fmt.Fprintf(w, "| max ms | %s |\n", summary.Text(s.MaxMS, "%.3f"))
+	fmt.Fprintf(w, "| server CPU s per 1M msgs | %s |\n", summary.Text(s.CPUPerMillion, "%.2f"))
+	fmt.Fprintf(w, "| server CPU cores | %s |\n", summary.Text(s.CPUCores, "%.2f"))
+	fmt.Fprintf(w, "| server RSS MiB | %s |\n", summary.Text(summary.Scale(s.RSSBytes, 1<<20), "%.1f"))
 	if r.Failure != "" {
 		fmt.Fprintf(w, "\n**FAILED:** %s\n", r.Failure)
 	}
 	fmt.Fprintf(w, "\n## Conclusion\n\n%s\n", conclusion(r))
-}
-
-// spreadText writes "median [min..max]" with format f, or "n/a".
-func spreadText(s Spread, f string) string {
-	if s.N == 0 {
-		return "n/a"
-	}
-	if s.N == 1 {
-		return fmt.Sprintf(f, s.Median)
-	}
-	return fmt.Sprintf(f+" ["+f+".."+f+"]", s.Median, s.Min, s.Max)
 }
 
 // conclusion is the plain-words line of a report.
@@ -106,7 +83,7 @@ func conclusion(r *Result) string {
 	}
 	out := fmt.Sprintf("%s echoed %s msgs/s (median of %d, range %.0f..%.0f) over %d connections × %d B with p50 %.3f ms and p99 %.3f ms "+
 		"(range %.3f..%.3f), spending %.2f server CPU seconds per million messages (%.2f cores) at %.1f MiB RSS.",
-		r.Name, thousands(s.MsgsPerSec.Median), s.Reps, s.MsgsPerSec.Min, s.MsgsPerSec.Max, r.Load.Conns, r.Load.Size,
+		r.Name, summary.Thousands(s.MsgsPerSec.Median), s.Reps, s.MsgsPerSec.Min, s.MsgsPerSec.Max, r.Load.Conns, r.Load.Size,
 		s.P50MS.Median, s.P99MS.Median, s.P99MS.Min, s.P99MS.Max, s.CPUPerMillion.Median, s.CPUCores.Median, s.RSSBytes.Median/(1<<20))
 	if s.NoisyReps > 0 {
 		out += fmt.Sprintf(" NOISY: other processes used up to %.2f cores during %d of %d repetitions, so these numbers understate the server.",
@@ -116,22 +93,4 @@ func conclusion(r *Result) string {
 		out += " Some repetitions FAILED: " + r.Failure
 	}
 	return out
-}
-
-// thousands writes n rounded with thin separators: 123456.7 -> "123,457".
-func thousands(n float64) string {
-	s := fmt.Sprintf("%.0f", n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
+	"github.com/switchboard-chat/switchboard/bench/internal/plot"
+	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 func TestSpreadOf(t *testing.T) {
@@ -101,12 +103,17 @@ func TestCompareRatios(t *testing.T) {
 			t.Errorf("%s = %v, want %v", name, got, want)
 		}
 	}
-	near("baseline ratio", rows[0].TputRatio, 1)
-	near("gorilla tput", rows[1].TputRatio, 0.5)
-	near("gorilla p99", rows[1].P99Ratio, 2)
-	near("gorilla cpu", rows[1].CPURatio, 2)
-	near("netpoll tput", rows[2].TputRatio, 0.25)
-	near("netpoll p99", rows[2].P99Ratio, 4)
+	if rows[0].Ratios != nil {
+		t.Errorf("the baseline has ratios against itself: %+v", rows[0].Ratios)
+	}
+	// baseline ÷ gorilla over the 1×3 pairs of repetitions
+	near("gorilla tput median", rows[1].Ratios["tput"].Median, 2)
+	near("gorilla tput min", rows[1].Ratios["tput"].Min, 2000.0/1100)
+	near("gorilla tput max", rows[1].Ratios["tput"].Max, 2000.0/900)
+	near("gorilla p99", rows[1].Ratios["p99"].Median, 0.5)
+	near("gorilla cpu", rows[1].Ratios["cpu"].Median, 0.5)
+	near("netpoll tput", rows[2].Ratios["tput"].Median, 4)
+	near("netpoll p99", rows[2].Ratios["p99"].Median, 0.25)
 
 	// An absent baseline falls back to the first input.
 	if _, base := Compare([]*Result{a, b}, "nope"); base != "peer-gorilla" {
@@ -115,43 +122,47 @@ func TestCompareRatios(t *testing.T) {
 	// A baseline with nothing measured gives n/a, not Inf.
 	empty := result("empty", 1)
 	rows, _ = Compare([]*Result{empty, a}, "empty")
-	if !math.IsNaN(rows[1].TputRatio) || ratioText(rows[1].TputRatio) != "n/a" {
-		t.Errorf("ratio against an empty baseline = %v", rows[1].TputRatio)
+	if rows[1].Ratios["tput"].N != 0 || summary.RatioText(rows[1].Ratios["tput"]) != "n/a" {
+		t.Errorf("ratio against an empty baseline = %+v", rows[1].Ratios["tput"])
 	}
 }
 
 func TestWriteCombined(t *testing.T) {
 	a := result("peer-gorilla", 0, 1000)
 	b := result("switchboard-epoll", 0, 2000, 2200, 1800)
-	rows, base := Compare([]*Result{a, b}, "switchboard-epoll")
+	groups := GroupByLoad([]*Result{a, b}, []string{"r/echo-peer-gorilla.json", "r/echo-switchboard-epoll.json"}, "switchboard-epoll")
 	var md strings.Builder
-	WriteCombined(&md, []*Result{a, b}, rows, base, []string{"r/echo-peer-gorilla.json", "r/echo-switchboard-epoll.json"}, "echo.svg")
+	WriteCombined(&md, groups, "echo.svg")
 	out := md.String()
 	for _, want := range []string{
-		"| switchboard-epoll | 3 | 2000 [1800..2200] | ×1.00 |",
-		"| peer-gorilla | 1 | 1000 | ×0.50 |",
-		"![throughput and p99 per server](echo.svg)",
-		"Highest median throughput: switchboard-epoll at 2,000 msgs/s.",
+		"**Machine: quiet.**",
+		"| switchboard-epoll | 3 | 2000 [1800..2200] | (baseline) |",
+		"| peer-gorilla | 1 | 1000 | ×2.00 [×1.80..×2.20] |",
+		"![throughput and latency percentiles per server](echo.svg)",
+		"Highest median throughput: switchboard-epoll at 2,000 msgs/s. Against peer-gorilla, switchboard-epoll has ×2.00 [×1.80..×2.20] the msgs/s",
 		"report: echo-peer-gorilla.md",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("combined report lacks %q:\n%s", want, out)
 		}
 	}
-	if strings.Contains(out, "WARNING") {
-		t.Error("warned about loads that are the same")
+	if len(groups) != 1 {
+		t.Fatalf("%d groups for one load", len(groups))
 	}
+	// Another load is its own table.
 	c := result("other", 0, 10)
 	c.Load.Size = 1024
-	md.Reset()
-	rows, base = Compare([]*Result{a, c}, "peer-gorilla")
-	WriteCombined(&md, []*Result{a, c}, rows, base, []string{"a.json", "c.json"}, "")
-	if !strings.Contains(md.String(), "WARNING: the runs did not apply the same load") {
-		t.Error("no warning for different loads")
+	groups = GroupByLoad([]*Result{a, c, b}, []string{"a.json", "c.json", "b.json"}, "switchboard-epoll")
+	if len(groups) != 2 || len(groups[0].Rows) != 2 || groups[1].Rows[0].Name != "other" {
+		t.Fatalf("groups %+v", groups)
 	}
-	tput, p99 := Charts(rows, a.Load)
-	if len(tput.Bars) != 2 || tput.Bars[0].Label != "peer-gorilla" || p99.Bars[1].Value != 100 {
-		t.Errorf("charts %+v %+v", tput.Bars, p99.Bars)
+	panels := Charts(groups)
+	if len(panels) != 8 {
+		t.Fatalf("%d panels, want 4 per load", len(panels))
+	}
+	tput := panels[0].(plot.BarChart)
+	if len(tput.Bars) != 2 || tput.Bars[0].Label != "sb-epoll" || tput.Bars[1].Label != "gorilla" || tput.Bars[0].Value != 2000 {
+		t.Errorf("throughput bars %+v", tput.Bars)
 	}
 }
 
@@ -166,14 +177,6 @@ func TestMarkdownOfOneRun(t *testing.T) {
 		"| msgs/s | 41000 [40000..42000] |", "echoed 41,000 msgs/s (median of 2"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("report lacks %q", want)
-		}
-	}
-}
-
-func TestThousands(t *testing.T) {
-	for in, want := range map[float64]string{0: "0", 999: "999", 1000: "1,000", 1234567.6: "1,234,568", -45000: "-45,000"} {
-		if got := thousands(in); got != want {
-			t.Errorf("thousands(%v) = %q, want %q", in, got, want)
 		}
 	}
 }
@@ -211,10 +214,9 @@ func TestNoisyRepsFlagged(t *testing.T) {
 	if !strings.Contains(conclusion(r), "NOISY") {
 		t.Error("conclusion does not say the run was noisy")
 	}
-	rows, base := Compare([]*Result{r}, "x")
 	var md strings.Builder
-	WriteCombined(&md, []*Result{r}, rows, base, []string{"x.json"}, "")
-	if !strings.Contains(md.String(), "**NOISY:**") {
+	WriteCombined(&md, GroupByLoad([]*Result{r}, []string{"x.json"}, "x"), "")
+	if !strings.Contains(md.String(), "**NOISY:**") || !strings.Contains(md.String(), "**Machine: NOISY.**") {
 		t.Error("combined report does not flag the noisy run")
 	}
 }

@@ -2,8 +2,8 @@ package echo
 
 import (
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
-	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
 )
 
 // Result is one `swload echo` run: what was run, on what, every repetition
@@ -20,20 +20,7 @@ type Result struct {
 }
 
 // Meta is the reproduction information of a run.
-type Meta struct {
-	Command      string            `json:"command"` // exactly as run, shell-quoted
-	ServerBin    string            `json:"server_bin"`
-	ServerArgs   []string          `json:"server_args"` // of the first repetition; ports differ per repetition
-	ServerCommit string            `json:"server_commit"`
-	ServerGo     string            `json:"server_go"`
-	Machine      sysinfo.Machine   `json:"machine"`
-	Sysctls      map[string]string `json:"sysctls"`
-	NofileSwload sysinfo.Rlimit    `json:"nofile_swload"`
-	NofileServer string            `json:"nofile_server"`
-	SourceAddrs  []string          `json:"source_addrs"`
-	Started      string            `json:"started"`
-	Finished     string            `json:"finished"`
-}
+type Meta = reportfile.RunMeta
 
 // Load is what every repetition asks of the server; reports compare only
 // runs with the same Load.

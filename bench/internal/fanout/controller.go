@@ -13,9 +13,11 @@ import (
 	"strings"
 	"time"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/chatframe"
 	"github.com/switchboard-chat/switchboard/bench/internal/harness"
 	"github.com/switchboard-chat/switchboard/bench/internal/proc"
 	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
 	"github.com/switchboard-chat/switchboard/bench/internal/target"
 )
@@ -44,18 +46,19 @@ var roomID = regexp.MustCompile(`^[a-z0-9_-]{1,64}$`)
 func parseConfig(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("fanout", flag.ContinueOnError)
-	fs.StringVar(&c.ServerBin, "server-bin", "", "switchboard binary to start (required)")
-	fs.StringVar(&c.ServerArgs, "server-args", "serve --auth none", "arguments before --addr/--admin-addr, split on spaces; the server must accept ?user= (--auth none)")
+	fs.StringVar(&c.ServerBin, "server-bin", "", "server binary to start: switchboard or a peer (required)")
+	fs.StringVar(&c.ServerArgs, "server-args", "serve --auth none", "arguments before --addr/--admin-addr, split on spaces; the server must accept ?user= (switchboard: --auth none)")
 	fs.StringVar(&c.Name, "name", "", "name of the configuration in reports (required)")
 	fs.StringVar(&c.Out, "out", "", "output path without extension: writes <out>.json, <out>.md, <out>.server.log (required)")
 	fs.StringVar(&c.Repo, "repo", ".", "git repository of the server, for the commit in the report")
 	fs.StringVar(&c.Path, "path", "/ws", "chat WebSocket path on the server")
-	fs.StringVar(&c.Room, "room", "fan", "room to create and fan out in")
+	fs.StringVar(&c.Room, "room", "fan", "room to create and fan out in; with --rooms over 1, the prefix of <room>-0, <room>-1, ...")
+	fs.IntVar(&c.Load.Rooms, "rooms", 1, "rooms, each with --members members; publishers share the rooms")
 	src := fs.String("src-base", "127.0.0.2", "source address of the first worker; the next ones count up")
-	fs.IntVar(&c.Load.Members, "members", 1000, "member connections joined to the room (users m0, m1, ...)")
+	fs.IntVar(&c.Load.Members, "members", 1000, "member connections per room (users m0, m1, ... counting over all rooms)")
 	fs.IntVar(&c.Load.Users, "users", 0, "distinct member user names, member i being m<i % users>; 0 = one user per member. "+
 		"Each user's first join sends presence to every member already in the room, so N distinct users cost about N×members/2 presence frames before the run")
-	fs.IntVar(&c.Load.Publishers, "publishers", 1, "publisher connections (users p0, p1, ...), also joined")
+	fs.IntVar(&c.Load.Publishers, "publishers", 1, "publisher connections (users p0, p1, ...), each joined to the rooms it publishes to")
 	fs.Float64Var(&c.Load.Rate, "rate", 100, "publishes/s in total over the publishers, open loop")
 	duration := fs.Duration("duration", 10*time.Second, "measured window of each repetition")
 	warmup := fs.Duration("warmup", 2*time.Second, "publishing before the window, not measured")
@@ -85,8 +88,12 @@ func parseConfig(args []string) (Config, error) {
 		return c, fmt.Errorf("--room %q is not a room id (a-z 0-9 _ -, 1-64)", c.Room)
 	case l.Members < 1:
 		return c, errors.New("--members must be at least 1")
-	case l.Users < 0 || l.Users > l.Members:
-		return c, errors.New("--users must be between 0 and --members")
+	case l.Rooms < 1 || l.Rooms > 10000:
+		return c, errors.New("--rooms must be between 1 and 10000")
+	case l.Users < 0 || l.Users > l.totalMembers():
+		return c, errors.New("--users must be between 0 and --members × --rooms")
+	case l.Rooms > 100*l.Publishers:
+		return c, errors.New("a publisher joins at most 100 rooms: raise --publishers to at least --rooms / 100")
 	case l.Publishers < 1:
 		return c, errors.New("--publishers must be at least 1")
 	case l.Rate <= 0:
@@ -102,7 +109,7 @@ func parseConfig(args []string) (Config, error) {
 	if c.SrcBase, err = netip.ParseAddr(*src); err != nil || !c.SrcBase.Is4() || !c.SrcBase.IsLoopback() {
 		return c, fmt.Errorf("--src-base %q must be an IPv4 loopback address", *src)
 	}
-	if most := (l.Members+l.Publishers+l.Clients-1)/l.Clients + 1; most > c.MaxPerProc {
+	if most := (l.totalMembers()+l.Publishers+l.Clients-1)/l.Clients + 1; most > c.MaxPerProc {
 		return c, fmt.Errorf("about %d connections on one worker is over --max-per-client %d; raise --clients", most, c.MaxPerProc)
 	}
 	return c, nil
@@ -140,15 +147,7 @@ func run(ctx context.Context, cfg Config, log *slog.Logger) (*Result, error) {
 	}
 	defer logFile.Close()
 
-	res := &Result{Name: cfg.Name, Load: cfg.Load, Meta: Meta{
-		Command:      sysinfo.ShellQuote(os.Args),
-		ServerBin:    serverBin,
-		ServerCommit: sysinfo.GitCommit(cfg.Repo),
-		ServerGo:     sysinfo.BinaryGoVersion(serverBin),
-		Machine:      sysinfo.ReadMachine(),
-		NofileSwload: setup.Nofile,
-		Started:      harness.Now(),
-	}}
+	res := &Result{Name: cfg.Name, Load: cfg.Load, Meta: reportfile.NewRunMeta(cfg.Repo, serverBin, setup.Nofile, harness.Now())}
 	defer func() { res.Meta.Finished = harness.Now() }()
 	res.Meta.SourceAddrs = harness.SourceAddrs(cfg.SrcBase, cfg.Load.Clients)
 
@@ -206,8 +205,12 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	r.res.Meta.NofileServer = sysinfo.ProcNofile(r.server.Pid())
 	admin := target.NewAdmin(adminAddr)
 	wsURL := "ws://" + addr + cfg.Path
-	if err := createRoom(ctx, wsURL, cfg.Room); err != nil {
-		return rep, fmt.Errorf("create room: %w", err)
+	rooms := make([]string, cfg.Load.Rooms)
+	for i := range rooms {
+		rooms[i] = roomName(cfg.Room, i, len(rooms))
+	}
+	if err := chatframe.CreateRooms(ctx, wsURL, rooms); err != nil {
+		return rep, fmt.Errorf("create rooms: %w", err)
 	}
 
 	// Workers: members split evenly, publisher i on worker i % clients,
@@ -217,8 +220,8 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	lo := 0
 	setupStart := time.Now()
 	for i := range l.Clients {
-		share := l.Members / l.Clients
-		if i < l.Members%l.Clients {
+		share := l.totalMembers() / l.Clients
+		if i < l.totalMembers()%l.Clients {
 			share++
 		}
 		var pubs []int
@@ -228,7 +231,7 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 		if share == 0 && len(pubs) == 0 {
 			continue
 		}
-		wc := workerConfig{src: src.AsSlice(), url: wsURL, room: cfg.Room, memberLo: lo, memberHi: lo + share, users: l.Users, pubs: pubs,
+		wc := workerConfig{src: src.AsSlice(), url: wsURL, room: cfg.Room, rooms: l.Rooms, publishers: l.Publishers, memberLo: lo, memberHi: lo + share, users: l.Users, pubs: pubs,
 			rate: l.Rate * float64(len(pubs)) / float64(l.Publishers), warmup: seconds(l.WarmupSeconds),
 			duration: seconds(l.DurationSeconds), drain: cfg.Drain, joinTimeout: cfg.JoinWait, dialConc: cfg.DialConc}
 		lo += share
@@ -257,11 +260,11 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	rep.SetupSeconds = time.Since(setupStart).Seconds()
 	r.log.Info("room joined", "members", rep.Members, "publishers", rep.Publishers, "setup_s", fmt.Sprintf("%.1f", rep.SetupSeconds),
 		"presence_frames", rep.SetupPresence)
-	if rep.Members != l.Members || rep.Publishers != l.Publishers {
-		return rep, fmt.Errorf("joined %d of %d members and %d of %d publishers: %s", rep.Members, l.Members,
+	if rep.Members != l.totalMembers() || rep.Publishers != l.Publishers {
+		return rep, fmt.Errorf("joined %d of %d members and %d of %d publishers: %s", rep.Members, l.totalMembers(),
 			rep.Publishers, l.Publishers, strings.Join(problems, "; "))
 	}
-	want := int64(l.Members + l.Publishers)
+	want := int64(l.totalMembers() + l.Publishers)
 	if got, err := admin.WaitConns(ctx, want, 30*time.Second); err != nil {
 		return rep, fmt.Errorf("the clients hold %d connections but the server reports %d: %w", want, got, err)
 	}
@@ -281,31 +284,11 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	for _, w := range r.workers {
 		pids = append(pids, w.Pid())
 	}
-	t0 := time.Now()
-	sys0, err := procfs.ReadSystemCPU()
+	win, err := harness.MeasureWindow(ctx, pids, end)
 	if err != nil {
 		return rep, err
 	}
-	ticks0, err := readTicks(pids)
-	if err != nil {
-		return rep, err
-	}
-	if err := target.Sleep(ctx, time.Until(end)); err != nil {
-		return rep, err
-	}
-	ticks1, err := readTicks(pids)
-	if err != nil {
-		return rep, err
-	}
-	sys1, err := procfs.ReadSystemCPU()
-	if err != nil {
-		return rep, err
-	}
-	rep.WindowSeconds = time.Since(t0).Seconds()
-	rep.ServerCPUSeconds = float64(ticks1[0]-ticks0[0]) / procfs.UserHZ
-	for i := 1; i < len(pids); i++ {
-		rep.ClientCPUSeconds += float64(ticks1[i]-ticks0[i]) / procfs.UserHZ
-	}
+	rep.WindowSeconds, rep.ServerCPUSeconds, rep.ClientCPUSeconds = win.Seconds, win.ServerCPU, win.ClientCPU
 	if st, err := procfs.ReadStatus(r.server.Pid()); err == nil {
 		rep.ServerRSS, rep.ServerHWM, rep.ServerThreads = st.VmRSS, st.VmHWM, st.Threads
 	}
@@ -335,15 +318,15 @@ func (r *repRunner) run(ctx context.Context) (*Rep, error) {
 	if rep.Delivered > 0 {
 		rep.ServerCPUPerMillion = rep.ServerCPUSeconds / float64(rep.Delivered) * 1e6
 	}
-	live := uint64(max(0, l.Members-rep.ServerClosed-rep.ConnsLost))
-	if expected := rep.Acks * live; expected > rep.DeliveredTotal {
+	// Every ack is a message for the members of one room; members the
+	// server closed or that were lost are not expected to have it.
+	live := float64(max(0, l.totalMembers()-rep.ServerClosed-rep.ConnsLost)) / float64(l.totalMembers())
+	if expected := uint64(float64(rep.Acks*uint64(l.Members))*live + 0.5); expected > rep.DeliveredTotal {
 		rep.Undelivered = expected - rep.DeliveredTotal
 	}
 	if rep.WindowSeconds > 0 {
 		rep.ServerCPUCores = rep.ServerCPUSeconds / rep.WindowSeconds
-		task := float64(sys1.Task()-sys0.Task()) / procfs.UserHZ
-		rep.OtherCPUCores = max(0, task-rep.ServerCPUSeconds-rep.ClientCPUSeconds) / rep.WindowSeconds
-		rep.StealCores = float64(sys1.Steal-sys0.Steal) / procfs.UserHZ / rep.WindowSeconds
+		rep.OtherCPUCores, rep.StealCores = win.OtherCPUCores, win.StealCores
 	}
 	switch {
 	case rep.ServerClosed > 0 || rep.ConnsLost > 0:
@@ -377,19 +360,6 @@ func closeCodesText(codes map[int]int) string {
 		parts = append(parts, fmt.Sprintf("%d×%d", k, codes[k]))
 	}
 	return strings.Join(parts, ", ")
-}
-
-// readTicks reads utime+stime of each pid.
-func readTicks(pids []int) ([]uint64, error) {
-	out := make([]uint64, len(pids))
-	for i, pid := range pids {
-		t, err := procfs.ReadCPUTicks(pid)
-		if err != nil {
-			return nil, fmt.Errorf("cpu of pid %d: %w", pid, err)
-		}
-		out[i] = t
-	}
-	return out, nil
 }
 
 // stopAll stops the server first (so that members leaving do not make it

@@ -5,39 +5,6 @@ import (
 	"testing"
 )
 
-func TestScanServerFrames(t *testing.T) {
-	msg := []byte(`{"type":"message","room":"fan","seq":42,"id":"p0-7","from":"p0","body":{"t":1700000000123456789},"ts":"2026-01-02T03:04:05Z"}`)
-	tests := []struct {
-		name string
-		p    []byte
-		typ  string
-		key  string
-		want uint64
-		ok   bool
-	}{
-		{"message seq", msg, "message", `"seq":`, 42, true},
-		{"message t, not ts or type", msg, "message", `"t":`, 1700000000123456789, true},
-		{"joined seq", []byte(`{"type":"joined","room":"fan","seq":0,"history":[],"online":3}`), "joined", `"seq":`, 0, true},
-		{"missing field", []byte(`{"type":"ack","id":"x"}`), "ack", `"seq":`, 0, false},
-		{"not a number", []byte(`{"type":"x","seq":"a"}`), "x", `"seq":`, 0, false},
-		{"not a chat frame", []byte(`hello`), "", `"seq":`, 0, false},
-	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			if got := string(frameType(tt.p)); got != tt.typ {
-				t.Errorf("frameType = %q, want %q", got, tt.typ)
-			}
-			got, ok := intField(tt.p, tt.key)
-			if got != tt.want || ok != tt.ok {
-				t.Errorf("intField(%s) = %d, %v; want %d, %v", tt.key, got, ok, tt.want, tt.ok)
-			}
-		})
-	}
-	if code := stringField([]byte(`{"type":"error","code":"rate_limited","message":"m"}`), `"code":`); code != "rate_limited" {
-		t.Errorf("stringField = %q", code)
-	}
-}
-
 func TestSummarizeAndConclusion(t *testing.T) {
 	r := &Result{Name: "sb", Load: Load{Members: 100, Publishers: 1, Rate: 10, DurationSeconds: 10}, Reps: []Rep{
 		{DeliveriesPerSec: 1000, Latency: Latency{P50: 1, P99: 2}, Counts: Counts{Published: 120, Acks: 120}, WindowSeconds: 10},
@@ -69,5 +36,46 @@ func TestParseConfigRefusesTooManyPerWorker(t *testing.T) {
 	}
 	if _, err := parseConfig(append(base, "--room", "Bad Room")); err == nil {
 		t.Fatal("a bad room id was accepted")
+	}
+}
+
+func TestRoomAssignment(t *testing.T) {
+	// Every room gets exactly one publisher when publishers <= rooms, and
+	// the publishers share rooms evenly when there are more of them.
+	for _, tc := range []struct{ pubs, rooms int }{{1, 1}, {1, 5}, {2, 5}, {5, 5}, {7, 3}} {
+		count := make([]int, tc.rooms)
+		for p := range tc.pubs {
+			rs := publisherRooms(p, tc.pubs, tc.rooms)
+			if len(rs) == 0 {
+				t.Fatalf("%+v: publisher %d has no room", tc, p)
+			}
+			for _, r := range rs {
+				count[r]++
+			}
+		}
+		for r, n := range count {
+			want := 1
+			if tc.pubs > tc.rooms {
+				want = tc.pubs / tc.rooms
+				if r < tc.pubs%tc.rooms {
+					want++
+				}
+			}
+			if n != want {
+				t.Errorf("%+v: room %d has %d publishers, want %d", tc, r, n, want)
+			}
+		}
+	}
+	if roomName("fan", 0, 1) != "fan" || roomName("fan", 3, 4) != "fan-3" {
+		t.Error("room names")
+	}
+	seen := map[int]int{}
+	for i := 10; i < 22; i++ { // any contiguous range of 12 covers 4 rooms 3 times each
+		seen[memberRoom(i, 4)]++
+	}
+	for r := range 4 {
+		if seen[r] != 3 {
+			t.Errorf("room %d has %d of 12 members", r, seen[r])
+		}
 	}
 }

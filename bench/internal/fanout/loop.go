@@ -8,6 +8,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/chatframe"
 	"github.com/switchboard-chat/switchboard/bench/internal/evloop"
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
 	"github.com/switchboard-chat/switchboard/bench/internal/wsframe"
@@ -19,17 +20,22 @@ const maxFrame = 1 << 20
 // fconn is one connection of a loop; only the loop goroutine touches it.
 type fconn struct {
 	*evloop.Conn
-	publisher int    // index among all publishers, or -1 for a member
-	frag      []byte // a fragmented text message being reassembled (rare)
-	joined    bool
-	lastSeq   uint64 // members: the last seq seen
+	publisher int      // index among all publishers, or -1 for a member
+	rooms     []string // the rooms it joins: one for a member, those it publishes to for a publisher
+	nextRoom  int      // publishers: the room of the next publish, in turn
+	frag      []byte   // a fragmented text message being reassembled (rare)
+	joins     int      // joined answers received
+	lastSeq   uint64   // members: the last seq seen in their room
 }
+
+func (c *fconn) joined() bool { return c.joins >= len(c.rooms) }
 
 // detached is a connection taken out of the Go runtime after its handshake.
 type detached struct {
 	fd        int
 	buffered  []byte
 	publisher int
+	rooms     []string
 }
 
 // window is one run's timeline in wall-clock nanoseconds: publish times
@@ -46,11 +52,10 @@ type window struct {
 // (coordinated omission).
 type loop struct {
 	*evloop.Loop
-	conns   []*fconn // by evloop.Conn.ID
-	pubs    []*fconn
-	room    string
-	rate    float64 // messages/s over this loop's publishers
-	joinMsg []byte  // masked join frame, shared read-only
+	conns    []*fconn // by evloop.Conn.ID
+	pubs     []*fconn
+	rate     float64           // messages/s over this loop's publishers
+	joinMsgs map[string][]byte // masked join frame per room, shared read-only
 
 	scratch []byte // publish payload under construction
 	wbuf    []byte // masked publish frame under construction
@@ -64,9 +69,15 @@ type loop struct {
 }
 
 // newLoop takes ownership of the fds, also on error.
-func newLoop(fds []detached, room string, rate float64) (*loop, error) {
-	l := &loop{room: room, rate: rate, hist: hist.New(),
-		joinMsg: wsframe.AppendClientFrame(nil, wsframe.OpText, []byte(`{"type":"join","room":`+strconv.Quote(room)+`}`))}
+func newLoop(fds []detached, rate float64) (*loop, error) {
+	l := &loop{rate: rate, hist: hist.New(), joinMsgs: map[string][]byte{}}
+	for _, d := range fds {
+		for _, room := range d.rooms {
+			if l.joinMsgs[room] == nil {
+				l.joinMsgs[room] = wsframe.AppendClientFrame(nil, wsframe.OpText, []byte(`{"type":"join","room":`+strconv.Quote(room)+`}`))
+			}
+		}
+	}
 	raw := make([]int, len(fds))
 	buffered := make([][]byte, len(fds))
 	pubs := 0
@@ -87,7 +98,7 @@ func newLoop(fds []detached, room string, rate float64) (*loop, error) {
 	}
 	l.Loop = el
 	for i, ec := range el.Conns {
-		c := &fconn{Conn: ec, publisher: fds[i].publisher}
+		c := &fconn{Conn: ec, publisher: fds[i].publisher, rooms: fds[i].rooms}
 		l.conns = append(l.conns, c)
 		if c.publisher >= 0 {
 			l.pubs = append(l.pubs, c)
@@ -100,19 +111,21 @@ func newLoop(fds []detached, room string, rate float64) (*loop, error) {
 // close closes the epoll instance, the timer and every connection.
 func (l *loop) close() { l.Close() }
 
-// join sends every connection's join and serves events until each has its
-// `joined` and then until nothing has arrived for quiet (the presence
+// join sends every connection's joins and serves events until each has
+// its `joined` answers and then until nothing has arrived for quiet (the presence
 // broadcasts a join storm causes have been delivered), or the deadline
 // passes. It returns how many joined.
 func (l *loop) join(deadline time.Time, quiet time.Duration) (members, publishers int, err error) {
 	for _, c := range l.conns {
-		l.Write(c.Conn, l.joinMsg)
+		for _, room := range c.rooms {
+			l.Write(c.Conn, l.joinMsgs[room])
+		}
 	}
 	pending := len(l.conns)
 	countJoined := func() {
 		pending = 0
 		for _, c := range l.conns {
-			if !c.joined && !c.Dead {
+			if !c.joined() && !c.Dead {
 				pending++
 			}
 		}
@@ -142,7 +155,7 @@ func (l *loop) join(deadline time.Time, quiet time.Duration) (members, publisher
 	}
 	for _, c := range l.conns {
 		switch {
-		case !c.joined || c.Dead:
+		case !c.joined() || c.Dead:
 		case c.publisher >= 0:
 			publishers++
 		default:
@@ -242,8 +255,10 @@ func (l *loop) publish(c *fconn, dueNS int64) {
 		i++
 	}
 	l.seqNo[i]++
+	room := c.rooms[c.nextRoom]
+	c.nextRoom = (c.nextRoom + 1) % len(c.rooms)
 	p := append(l.scratch[:0], `{"type":"publish","room":`...)
-	p = strconv.AppendQuote(p, l.room)
+	p = strconv.AppendQuote(p, room)
 	p = append(p, `,"id":"p`...)
 	p = strconv.AppendInt(p, int64(c.publisher), 10)
 	p = append(p, '-')
@@ -295,13 +310,13 @@ func (l *loop) Data(ec *evloop.Conn, h wsframe.Header, payload []byte) {
 
 // chatFrame accounts for one server chat frame.
 func (l *loop) chatFrame(c *fconn, p []byte, recvAt int64) {
-	switch string(frameType(p)) {
+	switch string(chatframe.Type(p)) {
 	case "message":
 		if c.publisher >= 0 {
 			return // the publisher's own copy is not a delivery
 		}
-		seq, ok1 := intField(p, `"seq":`)
-		t, ok2 := intField(p, `"t":`)
+		seq, ok1 := chatframe.Int(p, `"seq":`)
+		t, ok2 := chatframe.Int(p, `"t":`)
 		if !ok1 || !ok2 {
 			l.stats.BadFrames++
 			return
@@ -324,17 +339,19 @@ func (l *loop) chatFrame(c *fconn, p []byte, recvAt int64) {
 	case "ack":
 		l.stats.Acks++
 	case "joined":
-		c.joined = true
-		c.lastSeq, _ = intField(p, `"seq":`)
+		c.joins++
+		if c.publisher < 0 {
+			c.lastSeq, _ = chatframe.Int(p, `"seq":`)
+		}
 	case "error":
-		code := stringField(p, `"code":`)
+		code := chatframe.String(p, `"code":`)
 		if c.publisher >= 0 {
 			l.stats.PublishErrors++
 			l.stats.LastPubError = code
 		} else {
 			l.stats.LastConnError = "error frame: " + code
 		}
-		if !c.joined {
+		if !c.joined() {
 			l.Lose(c.Conn, fmt.Errorf("join refused: %s", code))
 		}
 	}

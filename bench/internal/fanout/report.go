@@ -2,9 +2,10 @@ package fanout
 
 import (
 	"fmt"
-	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"io"
-	"strings"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
+	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // writeResult writes <out>.json and <out>.md.
@@ -18,18 +19,25 @@ func ReadResult(path string) (*Result, error) { return reportfile.Read[Result](p
 // Describe says in words what load a run applied.
 func (l Load) Describe() string {
 	users := "each its own user"
-	if l.Users > 0 && l.Users < l.Members {
+	if l.Users > 0 && l.Users < l.totalMembers() {
 		users = fmt.Sprintf("sharing %d user names", l.Users)
 	}
-	return fmt.Sprintf("one room, %d members (%s), %d publisher(s) at %g msgs/s in total (open loop, latency from each message's due time); "+
-		"%gs warmup + %gs measured; %d worker processes", l.Members, users, l.Publishers, l.Rate, l.WarmupSeconds, l.DurationSeconds, l.Clients)
+	return fmt.Sprintf("%d room(s) × %d members (%s), %d publisher(s) at %g msgs/s in total (open loop, latency from each message's due time); "+
+		"%gs warmup + %gs measured; %d worker processes", l.rooms(), l.Members, users, l.Publishers, l.Rate, l.WarmupSeconds, l.DurationSeconds, l.Clients)
 }
 
-// expected is the deliveries/s the load asks for: every publish to every member.
+// expected is the deliveries/s the load asks for: every publish to every
+// member of its room.
 func (l Load) expected() float64 { return l.Rate * float64(l.Members) }
 
-const method = "Each repetition starts the server afresh on free ports, waits for `/healthz`, and creates the room with one setup " +
-	"connection. The worker processes, each on its own loopback source address, dial their share of the members " +
+// rooms is the number of rooms; results from before --rooms have 0.
+func (l Load) rooms() int { return max(l.Rooms, 1) }
+
+// totalMembers is the member connections over all rooms.
+func (l Load) totalMembers() int { return l.Members * l.rooms() }
+
+const method = "Each repetition starts the server afresh on free ports, waits for `/healthz`, and creates the rooms with one setup " +
+	"connection. Member i joins room i %% rooms; each publisher joins the rooms it publishes to and publishes to them in turn. The worker processes, each on its own loopback source address, dial their share of the members " +
 	"(`/ws?user=m<i>`) and publishers (`p<i>`), hand the sockets to one epoll loop each (no goroutine per connection), " +
 	"send `join` on every connection and wait for every `joined` (setup time). All workers then start at one agreed " +
 	"instant. Publishers publish open loop at fixed intervals, each body `{\"t\":<due time, unix ns>}` with a unique id; " +
@@ -40,24 +48,14 @@ const method = "Each repetition starts the server afresh on free ports, waits fo
 	"\"undelivered\" is acks × connected members minus deliveries at that point. Server CPU is utime+stime " +
 	"over the window from `/proc/PID/stat`; client CPU is the same for the workers, which share the cores with the " +
 	"server. \"Other CPU\" is the machine's task CPU (`/proc/stat`, plus steal) that neither used; a repetition with more " +
-	"than %.1f cores of it is called noisy. RSS is VmRSS at the window's end with every connection open. Only switchboard " +
-	"speaks the chat protocol, so no peer server runs in this scenario."
+	"than %.1f cores of it is called noisy. RSS is VmRSS at the window's end with every connection open. Peer servers " +
+	"serve the same frames from a minimal room hub (bench/internal/peer): no presence, history, auth or durability."
 
 // WriteMarkdown renders the human report of one run.
 func WriteMarkdown(w io.Writer, r *Result) {
 	m := r.Meta
 	fmt.Fprintf(w, "# Room fan-out: %s\n\n**Result:** %s\n\n", r.Name, conclusion(r))
-	fmt.Fprintf(w, "## How it was run\n\n```sh\n%s\n```\n\n| | |\n|---|---|\n", m.Command)
-	fmt.Fprintf(w, "| load | %s |\n", r.Load.Describe())
-	fmt.Fprintf(w, "| server command | `%s %s` (fresh ports each repetition) |\n", m.ServerBin, strings.Join(m.ServerArgs, " "))
-	fmt.Fprintf(w, "| server commit | %s |\n", m.ServerCommit)
-	fmt.Fprintf(w, "| server built with | %s |\n", m.ServerGo)
-	fmt.Fprintf(w, "| swload built with | %s |\n", m.Machine.GoVersion)
-	fmt.Fprintf(w, "| machine | %d CPUs, %s, MemTotal %.2f GiB |\n", m.Machine.NProc, m.Machine.CPUModel, float64(m.Machine.MemTotal)/(1<<30))
-	fmt.Fprintf(w, "| kernel | %s |\n", m.Machine.Kernel)
-	fmt.Fprintf(w, "| RLIMIT_NOFILE | swload %d soft / %d hard; server %s |\n", m.NofileSwload.Soft, m.NofileSwload.Hard, m.NofileServer)
-	fmt.Fprintf(w, "| clients | from %s |\n", strings.Join(m.SourceAddrs, ", "))
-	fmt.Fprintf(w, "| started / finished | %s / %s |\n", m.Started, m.Finished)
+	reportfile.WriteHowRun(w, m, r.Load.Describe())
 	fmt.Fprintf(w, "\n## Method\n\n"+method+"\n", NoiseCores)
 
 	fmt.Fprintf(w, "\n## Repetitions\n\n")
@@ -79,16 +77,16 @@ func WriteMarkdown(w io.Writer, r *Result) {
 	}
 	s := r.Summary
 	fmt.Fprintf(w, "\n## Summary over %d clean repetition(s): median [min..max]\n\n| metric | value |\n|---|---:|\n", s.Reps)
-	fmt.Fprintf(w, "| deliveries/s (asked: %.0f) | %s |\n", r.Load.expected(), spreadText(s.DeliveriesPerSec, "%.0f"))
-	fmt.Fprintf(w, "| p50 ms | %s |\n", spreadText(s.P50MS, "%.3f"))
-	fmt.Fprintf(w, "| p99 ms | %s |\n", spreadText(s.P99MS, "%.3f"))
-	fmt.Fprintf(w, "| p99.9 ms | %s |\n", spreadText(s.P999MS, "%.3f"))
-	fmt.Fprintf(w, "| max ms | %s |\n", spreadText(s.MaxMS, "%.3f"))
-	fmt.Fprintf(w, "| server CPU s per 1M deliveries | %s |\n", spreadText(s.CPUPerMillion, "%.2f"))
-	fmt.Fprintf(w, "| server CPU cores | %s |\n", spreadText(s.CPUCores, "%.2f"))
-	fmt.Fprintf(w, "| client CPU cores | %s |\n", spreadText(s.ClientCPUCores, "%.2f"))
-	fmt.Fprintf(w, "| server RSS MiB | %s |\n", spreadText(mibSpread(s.RSSBytes), "%.1f"))
-	fmt.Fprintf(w, "| setup (dial + join) s | %s |\n", spreadText(s.SetupSeconds, "%.1f"))
+	fmt.Fprintf(w, "| deliveries/s (asked: %.0f) | %s |\n", r.Load.expected(), summary.Text(s.DeliveriesPerSec, "%.0f"))
+	fmt.Fprintf(w, "| p50 ms | %s |\n", summary.Text(s.P50MS, "%.3f"))
+	fmt.Fprintf(w, "| p99 ms | %s |\n", summary.Text(s.P99MS, "%.3f"))
+	fmt.Fprintf(w, "| p99.9 ms | %s |\n", summary.Text(s.P999MS, "%.3f"))
+	fmt.Fprintf(w, "| max ms | %s |\n", summary.Text(s.MaxMS, "%.3f"))
+	fmt.Fprintf(w, "| server CPU s per 1M deliveries | %s |\n", summary.Text(s.CPUPerMillion, "%.2f"))
+	fmt.Fprintf(w, "| server CPU cores | %s |\n", summary.Text(s.CPUCores, "%.2f"))
+	fmt.Fprintf(w, "| client CPU cores | %s |\n", summary.Text(s.ClientCPUCores, "%.2f"))
+	fmt.Fprintf(w, "| server RSS MiB | %s |\n", summary.Text(summary.Scale(s.RSSBytes, 1<<20), "%.1f"))
+	fmt.Fprintf(w, "| setup (dial + join) s | %s |\n", summary.Text(s.SetupSeconds, "%.1f"))
 	fmt.Fprintf(w, "| published / acked (all reps) | %d / %d |\n", s.Published, s.Acks)
 	fmt.Fprintf(w, "| seq gaps / duplicates (all reps) | %d / %d |\n", s.Gaps, s.Dups)
 	fmt.Fprintf(w, "| members closed by the server (all reps) | %d |\n", s.ServerClosed)
@@ -97,21 +95,6 @@ func WriteMarkdown(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "\n**FAILED:** %s\n", r.Failure)
 	}
 	fmt.Fprintf(w, "\n## Conclusion\n\n%s\n", conclusion(r))
-}
-
-func mibSpread(s Spread) Spread {
-	return Spread{Median: s.Median / (1 << 20), Min: s.Min / (1 << 20), Max: s.Max / (1 << 20), N: s.N}
-}
-
-// spreadText writes "median [min..max]" with format f, or "n/a".
-func spreadText(s Spread, f string) string {
-	if s.N == 0 {
-		return "n/a"
-	}
-	if s.N == 1 {
-		return fmt.Sprintf(f, s.Median)
-	}
-	return fmt.Sprintf(f+" ["+f+".."+f+"]", s.Median, s.Min, s.Max)
 }
 
 // sustained reports whether the clean repetitions kept up with the load:
@@ -129,11 +112,11 @@ func conclusion(r *Result) string {
 	if s.Reps == 0 {
 		return fmt.Sprintf("%s: no clean repetition, nothing measured (%s).", r.Name, r.Failure)
 	}
-	out := fmt.Sprintf("%s delivered %s msgs/s (median of %d, range %.0f..%.0f; asked %s) to %d members of one room at %g publishes/s, "+
+	out := fmt.Sprintf("%s delivered %s msgs/s (median of %d, range %.0f..%.0f; asked %s) to %d room(s) × %d members at %g publishes/s, "+
 		"publish→deliver p50 %.3f ms, p99 %.3f ms (range %.3f..%.3f), p99.9 %.3f ms, spending %.2f server CPU seconds per million deliveries "+
 		"(%.2f cores) at %.1f MiB RSS; %d gaps, %d duplicates.",
-		r.Name, thousands(s.DeliveriesPerSec.Median), s.Reps, s.DeliveriesPerSec.Min, s.DeliveriesPerSec.Max, thousands(r.Load.expected()),
-		r.Load.Members, r.Load.Rate, s.P50MS.Median, s.P99MS.Median, s.P99MS.Min, s.P99MS.Max, s.P999MS.Median,
+		r.Name, summary.Thousands(s.DeliveriesPerSec.Median), s.Reps, s.DeliveriesPerSec.Min, s.DeliveriesPerSec.Max, summary.Thousands(r.Load.expected()),
+		r.Load.rooms(), r.Load.Members, r.Load.Rate, s.P50MS.Median, s.P99MS.Median, s.P99MS.Min, s.P99MS.Max, s.P999MS.Median,
 		s.CPUPerMillion.Median, s.CPUCores.Median, s.RSSBytes.Median/(1<<20), s.Gaps, s.Dups)
 	if !sustained(r) {
 		out += " OVERLOADED: the server did not keep up with this load on this machine (fewer deliveries than asked, p99 over 1 s, members closed or messages undelivered)."
@@ -145,22 +128,4 @@ func conclusion(r *Result) string {
 		out += " Some repetitions FAILED: " + r.Failure
 	}
 	return out
-}
-
-// thousands writes n rounded with separators: 123456.7 -> "123,457".
-func thousands(n float64) string {
-	s := fmt.Sprintf("%.0f", n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
 }

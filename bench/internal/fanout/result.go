@@ -2,8 +2,8 @@ package fanout
 
 import (
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
+	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
-	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
 )
 
 // Result is one `swload fanout` run; the schema of <out>.json.
@@ -19,24 +19,13 @@ type Result struct {
 }
 
 // Meta is the reproduction information of a run.
-type Meta struct {
-	Command      string          `json:"command"` // exactly as run, shell-quoted
-	ServerBin    string          `json:"server_bin"`
-	ServerArgs   []string        `json:"server_args"` // of the first repetition; ports differ per repetition
-	ServerCommit string          `json:"server_commit"`
-	ServerGo     string          `json:"server_go"`
-	Machine      sysinfo.Machine `json:"machine"`
-	NofileSwload sysinfo.Rlimit  `json:"nofile_swload"`
-	NofileServer string          `json:"nofile_server"`
-	SourceAddrs  []string        `json:"source_addrs"`
-	Started      string          `json:"started"`
-	Finished     string          `json:"finished"`
-}
+type Meta = reportfile.RunMeta
 
 // Load is what every repetition asks of the server.
 type Load struct {
-	Members         int     `json:"members"`
-	Users           int     `json:"users"` // distinct member user names; 0 = one per member
+	Rooms           int     `json:"rooms"`   // 0 in results from before rooms were a parameter: one room
+	Members         int     `json:"members"` // per room
+	Users           int     `json:"users"`   // distinct member user names; 0 = one per member
 	Publishers      int     `json:"publishers"`
 	Rate            float64 `json:"rate"` // publishes/s in total, open loop
 	WarmupSeconds   float64 `json:"warmup_seconds"`

@@ -23,7 +23,9 @@ import (
 type workerConfig struct {
 	src         net.IP
 	url         string // ws://host:port/ws, without the query
-	room        string
+	room        string // room id prefix (roomName)
+	rooms       int    // rooms in the run
+	publishers  int    // publishers in the run
 	memberLo    int
 	memberHi    int
 	pubs        []int
@@ -45,7 +47,8 @@ func (c workerConfig) args() []string {
 		}
 		pubs += fmt.Sprint(p)
 	}
-	return []string{"--src", c.src.String(), "--url", c.url, "--room", c.room,
+	return []string{"--src", c.src.String(), "--url", c.url, "--room", c.room, "--rooms", fmt.Sprint(c.rooms),
+		"--total-publishers", fmt.Sprint(c.publishers),
 		"--member-lo", fmt.Sprint(c.memberLo), "--member-hi", fmt.Sprint(c.memberHi), "--users", fmt.Sprint(c.users), "--publishers", pubs,
 		"--rate", fmt.Sprint(c.rate), "--warmup", c.warmup.String(), "--duration", c.duration.String(),
 		"--drain", c.drain.String(), "--join-timeout", c.joinTimeout.String(), "--dial-concurrency", fmt.Sprint(c.dialConc)}
@@ -56,8 +59,10 @@ func parseWorkerConfig(args []string) (workerConfig, error) {
 	fs := flag.NewFlagSet("fanout-worker", flag.ContinueOnError)
 	src := fs.String("src", "127.0.0.2", "loopback source address to dial from")
 	fs.StringVar(&c.url, "url", "", "chat WebSocket URL without query, e.g. ws://127.0.0.1:8080/ws")
-	fs.StringVar(&c.room, "room", "fan", "room to join")
-	fs.IntVar(&c.memberLo, "member-lo", 0, "first member index (user m<i>)")
+	fs.StringVar(&c.room, "room", "fan", "room id, or prefix of the room ids <room>-<i> when --rooms is over 1")
+	fs.IntVar(&c.rooms, "rooms", 1, "rooms in the run; member i joins room i % rooms")
+	fs.IntVar(&c.publishers, "total-publishers", 1, "publishers in the run, which share the rooms")
+	fs.IntVar(&c.memberLo, "member-lo", 0, "first member index (user m<i>), counting over all rooms")
 	fs.IntVar(&c.memberHi, "member-hi", 0, "one past the last member index")
 	fs.IntVar(&c.users, "users", 0, "distinct member user names: member i is m<i % users>; 0 = one per member")
 	pubs := fs.String("publishers", "", "comma-separated publisher indexes (user p<i>)")
@@ -86,8 +91,8 @@ func parseWorkerConfig(args []string) (workerConfig, error) {
 		return c, fmt.Errorf("--src %q is not a loopback address", *src)
 	case c.url == "":
 		return c, errors.New("--url is required")
-	case c.memberLo < 0 || c.memberHi < c.memberLo || c.rate < 0 || c.dialConc < 1:
-		return c, errors.New("bad --member-lo/--member-hi, --rate or --dial-concurrency")
+	case c.memberLo < 0 || c.memberHi < c.memberLo || c.rate < 0 || c.dialConc < 1 || c.rooms < 1 || c.publishers < 1:
+		return c, errors.New("bad --member-lo/--member-hi, --rate, --rooms, --total-publishers or --dial-concurrency")
 	case c.memberHi == c.memberLo && len(c.pubs) == 0:
 		return c, errors.New("no members and no publishers")
 	}
@@ -121,7 +126,7 @@ func RunWorker(args []string, stdin io.Reader, stdout io.Writer) error {
 
 	t0 := time.Now()
 	fds, dialErrors, lastErr := dialAll(cfg)
-	l, err := newLoop(fds, cfg.room, cfg.rate)
+	l, err := newLoop(fds, cfg.rate)
 	if err != nil {
 		return err
 	}
@@ -188,17 +193,22 @@ func dialAll(cfg workerConfig) (fds []detached, dialErrors int, lastErr error) {
 	type job struct {
 		user      string
 		publisher int
+		rooms     []string
 	}
 	var jobs []job
 	for _, p := range cfg.pubs {
-		jobs = append(jobs, job{fmt.Sprintf("p%d", p), p})
+		var rooms []string
+		for _, r := range publisherRooms(p, cfg.publishers, cfg.rooms) {
+			rooms = append(rooms, roomName(cfg.room, r, cfg.rooms))
+		}
+		jobs = append(jobs, job{fmt.Sprintf("p%d", p), p, rooms})
 	}
 	for i := cfg.memberLo; i < cfg.memberHi; i++ {
 		u := i
 		if cfg.users > 0 {
 			u = i % cfg.users
 		}
-		jobs = append(jobs, job{fmt.Sprintf("m%d", u), -1})
+		jobs = append(jobs, job{fmt.Sprintf("m%d", u), -1, []string{roomName(cfg.room, memberRoom(i, cfg.rooms), cfg.rooms)}})
 	}
 	d := wsclient.Dialer{Source: cfg.src, Timeout: cfg.dialTimeout}
 	var mu sync.Mutex
@@ -220,7 +230,7 @@ func dialAll(cfg workerConfig) (fds []detached, dialErrors int, lastErr error) {
 					var buffered []byte
 					if fd, buffered, err = c.Detach(); err == nil {
 						mu.Lock()
-						fds = append(fds, detached{fd: fd, buffered: buffered, publisher: j.publisher})
+						fds = append(fds, detached{fd: fd, buffered: buffered, publisher: j.publisher, rooms: j.rooms})
 						mu.Unlock()
 						return
 					}

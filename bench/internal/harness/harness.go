@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/proc"
+	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
 	"github.com/switchboard-chat/switchboard/bench/internal/target"
 )
@@ -152,4 +153,65 @@ func StartServer(ctx context.Context, log *slog.Logger, name, bin, serverArgs st
 		return nil
 	})
 	return s, err
+}
+
+// Window is CPU use over a measured window: the server's, the workers'
+// together, and what the rest of the machine used (other processes
+// competing for the cores, and the hypervisor's steal).
+type Window struct {
+	Seconds       float64
+	ServerCPU     float64 // seconds, utime+stime
+	ClientCPU     float64 // seconds, all workers
+	OtherCPUCores float64
+	StealCores    float64
+}
+
+// MeasureWindow samples CPU of pids (the server first, then the workers)
+// and of the machine now and at end, and returns the difference.
+func MeasureWindow(ctx context.Context, pids []int, end time.Time) (Window, error) {
+	var w Window
+	t0 := time.Now()
+	sys0, err := procfs.ReadSystemCPU()
+	if err != nil {
+		return w, err
+	}
+	ticks0, err := readTicks(pids)
+	if err != nil {
+		return w, err
+	}
+	if err := target.Sleep(ctx, time.Until(end)); err != nil {
+		return w, err
+	}
+	ticks1, err := readTicks(pids)
+	if err != nil {
+		return w, err
+	}
+	sys1, err := procfs.ReadSystemCPU()
+	if err != nil {
+		return w, err
+	}
+	w.Seconds = time.Since(t0).Seconds()
+	w.ServerCPU = float64(ticks1[0]-ticks0[0]) / procfs.UserHZ
+	for i := 1; i < len(pids); i++ {
+		w.ClientCPU += float64(ticks1[i]-ticks0[i]) / procfs.UserHZ
+	}
+	if w.Seconds > 0 {
+		task := float64(sys1.Task()-sys0.Task()) / procfs.UserHZ
+		w.OtherCPUCores = max(0, task-w.ServerCPU-w.ClientCPU) / w.Seconds
+		w.StealCores = float64(sys1.Steal-sys0.Steal) / procfs.UserHZ / w.Seconds
+	}
+	return w, nil
+}
+
+// readTicks reads utime+stime of each pid.
+func readTicks(pids []int) ([]uint64, error) {
+	out := make([]uint64, len(pids))
+	for i, pid := range pids {
+		t, err := procfs.ReadCPUTicks(pid)
+		if err != nil {
+			return nil, fmt.Errorf("cpu of pid %d: %w", pid, err)
+		}
+		out[i] = t
+	}
+	return out, nil
 }

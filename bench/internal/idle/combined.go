@@ -8,6 +8,7 @@ import (
 
 	"github.com/switchboard-chat/switchboard/bench/internal/plot"
 	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
+	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // RunReport is `swload idle-report --in A.json [B.json ...] --out X.md
@@ -24,7 +25,12 @@ func RunReport(args []string) error {
 	}
 	var md strings.Builder
 	WriteCombined(&md, results, c.Paths, c.SVGName())
-	return c.Write(md.String(), func(w io.Writer) error {
+	data := struct {
+		Scenario string    `json:"scenario"`
+		Results  []*Result `json:"results"`
+		Sources  []string  `json:"sources"`
+	}{"idle", results, c.Paths}
+	return c.Write(md.String(), data, func(w io.Writer) error {
 		return RSSChart(results).WriteSVG(w)
 	})
 }
@@ -33,6 +39,13 @@ func RunReport(args []string) error {
 // not empty, is linked as an image.
 func WriteCombined(w io.Writer, results []*Result, sources []string, svg string) {
 	fmt.Fprintf(w, "# Idle connections, side by side\n\n")
+	other := 0.0
+	for _, r := range results {
+		for _, s := range r.points() {
+			other = max(other, s.OtherCPUCores)
+		}
+	}
+	fmt.Fprintf(w, "%s\n\n", summary.Quietness(other))
 	if svg != "" {
 		fmt.Fprintf(w, "![RSS vs connections](%s)\n\n", svg)
 	}

@@ -306,7 +306,9 @@ func (r *runner) measure(ctx context.Context, admin target.Admin, target int) (*
 	}
 	s := &Sample{Target: target}
 	var err error
-	if s.CPUSeconds, s.CPUWindowSeconds, err = measureCPU(ctx, pid, r.cfg.CPUWindow); err != nil {
+	win, err := harness.MeasureWindow(ctx, []int{pid}, time.Now().Add(r.cfg.CPUWindow))
+	s.CPUSeconds, s.CPUWindowSeconds, s.OtherCPUCores = win.ServerCPU, win.Seconds, win.OtherCPUCores+win.StealCores
+	if err != nil {
 		return nil, fmt.Errorf("cpu: %w", err)
 	}
 	if s.CPUWindowSeconds > 0 {

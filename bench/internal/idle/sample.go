@@ -29,6 +29,11 @@ type Sample struct {
 	CPUSeconds       float64 `json:"cpu_seconds"`        // server utime+stime over the window
 	CPUWindowSeconds float64 `json:"cpu_window_seconds"` // the window
 	CPUCores         float64 `json:"cpu_cores"`          // CPUSeconds / window: 1 = one core busy
+	// OtherCPUCores is what the rest of the machine (the idle workers
+	// included, which use next to nothing) used over the same window,
+	// plus steal: other processes whose memory and sockets blur the
+	// machine-wide kernel numbers.
+	OtherCPUCores float64 `json:"other_cpu_cores"`
 
 	Sockstat procfs.Sockstat             `json:"sockstat"`
 	Meminfo  procfs.Meminfo              `json:"meminfo"`
@@ -58,24 +63,6 @@ func keepSlab(name string) bool {
 	}
 	return name == "request_sock_TCP" || name == "skbuff_head_cache" || name == "inode_cache" ||
 		strings.HasPrefix(name, "kmalloc-")
-}
-
-// measureCPU returns the server's CPU seconds over a window of about
-// window, and the window's real length.
-func measureCPU(ctx context.Context, pid int, window time.Duration) (cpu, elapsed float64, err error) {
-	t0, err := procfs.ReadCPUTicks(pid)
-	if err != nil {
-		return 0, 0, err
-	}
-	start := time.Now()
-	if err := sleep(ctx, window); err != nil {
-		return 0, 0, err
-	}
-	t1, err := procfs.ReadCPUTicks(pid)
-	if err != nil {
-		return 0, 0, err
-	}
-	return float64(t1-t0) / procfs.UserHZ, time.Since(start).Seconds(), nil
 }
 
 // readProcess fills the per-process and kernel parts of s. slabOK reports

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"math"
+	"strings"
 )
 
 // Bar is one bar of a BarChart: a value and, optionally, the spread it
@@ -153,4 +154,13 @@ func WriteSideBySide(w io.Writer, panels ...Panel) error {
 	}
 	b.WriteString("</svg>\n")
 	return b.Flush()
+}
+
+// ShortLabel shortens a server name for a bar label, where room is
+// scarce: "switchboard-epoll" becomes "sb-epoll", "peer-nbio" "nbio".
+func ShortLabel(name string) string {
+	if rest, ok := strings.CutPrefix(name, "switchboard-"); ok {
+		return "sb-" + rest
+	}
+	return strings.TrimPrefix(name, "peer-")
 }

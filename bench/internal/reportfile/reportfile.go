@@ -117,10 +117,22 @@ func (c Combined) SVGName() string {
 	return rel
 }
 
-// Write writes the Markdown report md and, with --svg, the chart svg
-// draws, then says on stderr what it wrote.
-func (c Combined) Write(md string, svg func(io.Writer) error) error {
+// JSONPath is where the combined report's data goes: --out with .json
+// for .md.
+func (c Combined) JSONPath() string { return strings.TrimSuffix(c.Out, ".md") + ".json" }
+
+// Write writes the Markdown report md, the combined data as JSON next to
+// it (JSONPath) and, with --svg, the chart svg draws, then says on stderr
+// what it wrote.
+func (c Combined) Write(md string, data any, svg func(io.Writer) error) error {
 	if err := os.WriteFile(c.Out, []byte(md), 0o644); err != nil {
+		return err
+	}
+	b, err := json.MarshalIndent(data, "", "  ")
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(c.JSONPath(), append(b, '\n'), 0o644); err != nil {
 		return err
 	}
 	if c.SVG != "" {
@@ -136,7 +148,7 @@ func (c Combined) Write(md string, svg func(io.Writer) error) error {
 			return err
 		}
 	}
-	fmt.Fprintf(os.Stderr, "%s: wrote %s", c.Name, c.Out)
+	fmt.Fprintf(os.Stderr, "%s: wrote %s, %s", c.Name, c.Out, c.JSONPath())
 	if c.SVG != "" {
 		fmt.Fprintf(os.Stderr, " and %s", c.SVG)
 	}

@@ -171,3 +171,86 @@ func (c *Conn) Detach() (fd int, buffered []byte, err error) {
 	}
 	return fd, buffered, nil
 }
+
+// WriteMessage sends p as one masked frame of opcode op.
+func (c *Conn) WriteMessage(op ws.OpCode, p []byte) error {
+	return ws.WriteFrame(c.Conn, ws.MaskFrame(ws.NewFrame(op, true, p)))
+}
+
+// ReadMessage reads the next data frame, answering pings on the way, and
+// returns its payload length; the payload itself is discarded. A close
+// from the server is ErrClosedByServer.
+func (c *Conn) ReadMessage() (int, error) {
+	_, n, err := c.readFrame(nil, false)
+	return n, err
+}
+
+// ReadData reads the next data frame as ReadMessage does and returns its
+// payload, appended to buf[:0].
+func (c *Conn) ReadData(buf []byte) ([]byte, error) {
+	p, _, err := c.readFrame(buf[:0], true)
+	return p, err
+}
+
+// readFrame reads frames until a data frame and returns its length; with
+// keep its payload is appended to buf, otherwise it is discarded.
+func (c *Conn) readFrame(buf []byte, keep bool) ([]byte, int, error) {
+	var ctl [125]byte
+	for {
+		h, err := ws.ReadHeader(c.r)
+		if err != nil {
+			return nil, 0, err
+		}
+		if !h.OpCode.IsControl() {
+			if h.Length > maxDataFrame {
+				return nil, 0, fmt.Errorf("wsclient: data frame of %d bytes", h.Length)
+			}
+			if !keep {
+				_, err := io.CopyN(io.Discard, c.r, h.Length)
+				return nil, int(h.Length), err
+			}
+			n := len(buf)
+			buf = append(buf, make([]byte, h.Length)...)
+			_, err := io.ReadFull(c.r, buf[n:])
+			return buf, int(h.Length), err
+		}
+		if h.Length > int64(len(ctl)) {
+			return nil, 0, fmt.Errorf("wsclient: control frame of %d bytes", h.Length)
+		}
+		p := ctl[:h.Length]
+		if _, err := io.ReadFull(c.r, p); err != nil {
+			return nil, 0, err
+		}
+		switch h.OpCode {
+		case ws.OpPing:
+			if err := ws.WriteFrame(c.Conn, ws.MaskFrameInPlace(ws.NewPongFrame(p))); err != nil {
+				return nil, 0, err
+			}
+		case ws.OpClose:
+			return nil, 0, ErrClosedByServer
+		}
+	}
+}
+
+// CloseHandshake sends a normal close, waits for the server's close and
+// for it to close the TCP connection (so TIME_WAIT lands on the server's
+// side, not on this source port), then closes. deadline bounds the wait.
+func (c *Conn) CloseHandshake(deadline time.Time) error {
+	defer c.Close()
+	_ = c.SetDeadline(deadline)
+	if err := ws.WriteFrame(c.Conn, ws.MaskFrame(ws.NewCloseFrame(ws.NewCloseFrameBody(ws.StatusNormalClosure, "")))); err != nil {
+		return err
+	}
+	for {
+		_, err := c.ReadMessage()
+		if errors.Is(err, ErrClosedByServer) {
+			break
+		}
+		if err != nil {
+			return fmt.Errorf("wsclient: no close answer: %w", err)
+		}
+	}
+	// The server closes the TCP connection after its close frame.
+	_, err := io.Copy(io.Discard, c.r)
+	return err
+}
