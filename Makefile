@@ -1,11 +1,17 @@
 # Thin wrappers over scripts/: the scripts hold the logic.
-.PHONY: run test bench bench-full bench-idle bench-handshake bench-echo bench-fanout bench-chat bench-store fuzz lint build
+.PHONY: run test test-adversarial soak bench bench-full bench-idle bench-handshake bench-echo bench-fanout bench-chat bench-store fuzz lint build
 
 run:
 	scripts/run.sh
 
 test:
 	scripts/test.sh
+
+test-adversarial:
+	scripts/test-adversarial.sh
+
+soak:
+	scripts/soak.sh
 
 bench:
 	scripts/bench.sh

@@ -3,6 +3,7 @@ package engine
 import (
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime"
 	"time"
 
@@ -30,8 +31,29 @@ type Config struct {
 	// MaxConns caps open connections; over it a new client gets HTTP 503
 	// with Retry-After. Default 0: no cap.
 	MaxConns int
-	// RetryAfter is the Retry-After value sent with 503. Default 5s.
+	// RetryAfter is the Retry-After value sent with 503, and with 429 for
+	// MaxConnsPerIP. Default 5s.
 	RetryAfter time.Duration
+	// MaxMemory is the process's memory budget in bytes: the Go runtime's
+	// memory (heap, stacks, runtime structures; mapped minus released to
+	// the OS), read every tick from runtime/metrics. Kernel socket buffers
+	// are not in it. At 90% of it new clients get HTTP 503 with
+	// Retry-After; connections already open keep working. Default 0: no
+	// budget.
+	MaxMemory int64
+	// MaxConnsPerIP caps the sockets, handshaking or open, from one client
+	// address (IPv6: one /64); over it a new client gets HTTP 429 with
+	// Retry-After. Default 0: no cap.
+	MaxConnsPerIP int
+	// HandshakeRatePerIP is the new connections per second one client
+	// address (IPv6: one /64) may open, with HandshakeBurstPerIP in reserve
+	// (default ten seconds' worth); over it HTTP 429 with Retry-After (the
+	// seconds until the next one is allowed). Default 0: no limit.
+	HandshakeRatePerIP  float64
+	HandshakeBurstPerIP int
+	// IPLimitExempt lists client prefixes the per-IP limits skip: a reverse
+	// proxy in front makes every client share its address. Default none.
+	IPLimitExempt []netip.Prefix
 
 	// HandshakeTimeout bounds the time from accept to a complete upgrade
 	// request (slowloris defence). Default 10s.
@@ -100,6 +122,9 @@ func (c *Config) setDefaults() {
 		c.WorkerQueue = 4096
 	}
 	def(&c.RetryAfter, 5*time.Second)
+	if c.HandshakeRatePerIP > 0 && c.HandshakeBurstPerIP == 0 {
+		c.HandshakeBurstPerIP = max(1, int(10*c.HandshakeRatePerIP))
+	}
 	def(&c.HandshakeTimeout, 10*time.Second)
 	def(&c.PingInterval, 30*time.Second)
 	def(&c.PongTimeout, 15*time.Second)
@@ -137,6 +162,8 @@ func (c *Config) validate() error {
 	}{
 		{"Loops", int64(c.Loops)}, {"Workers", int64(c.Workers)}, {"WorkerQueue", int64(c.WorkerQueue)},
 		{"MaxConns", int64(c.MaxConns)}, {"RetryAfter", int64(c.RetryAfter)},
+		{"MaxMemory", c.MaxMemory}, {"MaxConnsPerIP", int64(c.MaxConnsPerIP)},
+		{"HandshakeBurstPerIP", int64(c.HandshakeBurstPerIP)},
 		{"HandshakeTimeout", int64(c.HandshakeTimeout)}, {"PingInterval", int64(c.PingInterval)},
 		{"PongTimeout", int64(c.PongTimeout)}, {"IdleTimeout", int64(c.IdleTimeout)},
 		{"CloseTimeout", int64(c.CloseTimeout)}, {"TickInterval", int64(c.TickInterval)},
@@ -146,6 +173,14 @@ func (c *Config) validate() error {
 	} {
 		if f.v < 0 {
 			return fmt.Errorf("engine: Config.%s must not be negative, got %d", f.name, f.v)
+		}
+	}
+	if c.HandshakeRatePerIP < 0 {
+		return fmt.Errorf("engine: Config.HandshakeRatePerIP must not be negative, got %v", c.HandshakeRatePerIP)
+	}
+	for _, p := range c.IPLimitExempt {
+		if !p.IsValid() {
+			return fmt.Errorf("engine: Config.IPLimitExempt holds an invalid prefix %v", p)
 		}
 	}
 	if c.MaxHeaderBytes < 256 {

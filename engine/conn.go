@@ -121,7 +121,10 @@ func (c *Conn) SetExpiry(t time.Time) {
 type handshake struct {
 	buf    []byte
 	parser protocol.HandshakeParser
-	reject bool // admission refused: answer 503 once the request is in
+	// reject is why admission refused the connection; the answer (with
+	// retryAfter seconds) goes out once the request is in.
+	reject     rejection
+	retryAfter int
 }
 
 var handshakePool = sync.Pool{New: func() any { return new(handshake) }}

@@ -6,7 +6,6 @@ import (
 	"log/slog"
 	"net"
 	"runtime/debug"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -52,6 +51,7 @@ type Engine struct {
 	wheels  []*timingWheel
 	table   connTable
 	stats   counters
+	adm     admission
 
 	start     time.Time
 	tick      atomic.Int64
@@ -76,6 +76,7 @@ func New(cfg Config) (*Engine, error) {
 	e.frame = protocol.FrameConfig{MaxFrameBytes: cfg.MaxFrameBytes, MaxMessageBytes: cfg.MaxMessageBytes}
 	e.deflate = e.frame
 	e.deflate.Compression = true
+	e.adm.init()
 	return e, nil
 }
 
@@ -105,6 +106,7 @@ func (e *Engine) Start() error {
 		return err
 	}
 	e.poller = p
+	e.sampleMemory()
 	go e.clock()
 	e.log.Info("listening", "addr", p.Addr().String(), "backend", e.cfg.Backend, "loops", p.Loops(),
 		"workers", e.cfg.Workers)
@@ -178,6 +180,10 @@ func (e *Engine) clock() {
 			e.tick.Store(tick)
 			for _, w := range e.wheels {
 				w.advance(tick)
+			}
+			e.sampleMemory()
+			if tick%ipSweepTicks == 0 {
+				e.sweepIPs(tick)
 			}
 		}
 	}
@@ -332,6 +338,12 @@ type Stats struct {
 	// HTTP status answered.
 	MessagesOut               uint64
 	HandshakeFailuresByStatus map[int]uint64
+	// Admission: RejectedMemory counts the 503s for MaxMemory (also in
+	// Rejected503), Rejected429 the per-IP refusals; MemoryInUse is the
+	// last memory reading and TrackedIPs the per-IP table's size.
+	RejectedMemory, Rejected429 uint64
+	MemoryInUse                 int64
+	TrackedIPs                  int
 }
 
 type counters struct {
@@ -343,6 +355,7 @@ type counters struct {
 	messagesIn, bytesIn, bytesOut, backpressure atomic.Uint64
 	messagesOut                                 atomic.Uint64
 	byStatus                                    statusCounters
+	rejectedMemory, rejected429                 atomic.Uint64
 }
 
 // Stats returns the current counters. Safe for concurrent use.
@@ -355,19 +368,14 @@ func (e *Engine) Stats() Stats {
 		Rejected503: s.rejected503.Load(), ProtocolErrors: s.protocolErrors.Load(),
 		MessagesIn: s.messagesIn.Load(), BytesIn: s.bytesIn.Load(), BytesOut: s.bytesOut.Load(),
 		BackpressureHits: s.backpressure.Load(), MessagesOut: s.messagesOut.Load(),
-		HandshakeFailuresByStatus: s.byStatus.snapshot()}
+		HandshakeFailuresByStatus: s.byStatus.snapshot(), RejectedMemory: s.rejectedMemory.Load(),
+		Rejected429: s.rejected429.Load(), MemoryInUse: e.adm.memInUse.Load(), TrackedIPs: e.trackedIPs()}
 	if e.workers != nil {
 		for _, q := range e.workers.queues {
 			st.WorkerQueueDepth += q.Len()
 		}
 	}
 	return st
-}
-
-// retryAfter is the Retry-After header line for 503 answers.
-func (e *Engine) retryAfter() string {
-	secs := int((e.cfg.RetryAfter + time.Second - 1) / time.Second)
-	return "Retry-After: " + strconv.Itoa(secs)
 }
 
 func (e *Engine) String() string { return fmt.Sprintf("engine(%s, %s)", e.cfg.Backend, e.cfg.Addr) }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/netip"
 	"runtime"
 	"strings"
 	"sync"
@@ -393,6 +394,11 @@ func TestConfigErrorsNameTheField(t *testing.T) {
 		{Config{PingInterval: -time.Second}, "PingInterval"},
 		{Config{MaxHeaderBytes: 10}, "MaxHeaderBytes"},
 		{Config{MaxFrameBytes: 2 << 20, MaxMessageBytes: 1 << 20}, "MaxFrameBytes"},
+		{Config{MaxMemory: -1}, "MaxMemory"},
+		{Config{MaxConnsPerIP: -1}, "MaxConnsPerIP"},
+		{Config{HandshakeRatePerIP: -0.5}, "HandshakeRatePerIP"},
+		{Config{HandshakeRatePerIP: 1, HandshakeBurstPerIP: -1}, "HandshakeBurstPerIP"},
+		{Config{IPLimitExempt: []netip.Prefix{{}}}, "IPLimitExempt"},
 	} {
 		_, err := New(tc.cfg)
 		if err == nil || !strings.Contains(err.Error(), tc.want) {

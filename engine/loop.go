@@ -21,7 +21,7 @@ func (h *loopHandler) OnOpen(pc poller.Conn) {
 	e.stats.handshaking.Add(1)
 	c.hs = handshakePool.Get().(*handshake)
 	c.hs.parser.Reset(&e.hsCfg)
-	c.hs.reject = e.draining.Load() || (e.cfg.MaxConns > 0 && e.stats.conns.Load() >= int64(e.cfg.MaxConns))
+	c.hs.reject, c.hs.retryAfter = e.admit(pc.RemoteAddr())
 	now := e.now()
 	c.lastRead.Store(now)
 	c.lastData.Store(now) // the handshake deadline counts from here
@@ -53,6 +53,7 @@ func (h *loopHandler) OnClose(pc poller.Conn, err error) {
 	e := (*Engine)(h)
 	c := pc.Context().(*Conn)
 	was := phase(c.phase.Swap(uint32(phaseClosed)))
+	e.releaseIP(pc.RemoteAddr())
 	c.wmu.Lock()
 	c.out.release()
 	c.wmu.Unlock()
@@ -107,10 +108,8 @@ func (e *Engine) readHandshake(c *Conn, data []byte) (int, bool) {
 	consumed := n - prev
 	req := hs.parser.Request(hs.buf)
 	switch {
-	case hs.reject:
-		e.stats.rejected503.Add(1)
-		e.reply(c, protocol.AppendHTTPResponse(nil, 503, "text/plain; charset=utf-8", e.retryAfter(),
-			[]byte("server at capacity; retry later\n")))
+	case hs.reject != admitted:
+		e.refuse(c)
 		return len(data), false
 	case string(req.Path) == "/healthz":
 		status, body := 200, "ok\n"
@@ -197,8 +196,7 @@ func (e *Engine) readFrames(c *Conn, data []byte) int {
 				return consumed
 			}
 		case protocol.EventPing:
-			c.write(protocol.AppendFrameHeader(make([]byte, 0, 2), ws.OpPong, true, false, len(ev.Payload)),
-				ev.Payload, nil, true)
+			c.pong(ev.Payload)
 		case protocol.EventPong:
 			// Liveness was recorded in OnData.
 		case protocol.EventClose:

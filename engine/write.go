@@ -265,6 +265,23 @@ func (c *Conn) writeLocked(hdr, payload []byte, f *Frame, control bool) error {
 	return nil
 }
 
+// pong answers a ping. Unlike other control frames, pongs count against
+// the outbound budget: a client that floods pings and never reads would
+// otherwise grow its queue without bound. Over the budget it is a slow
+// consumer like any other.
+func (c *Conn) pong(payload []byte) {
+	c.wmu.Lock()
+	defer c.wmu.Unlock()
+	s := scratchPool.Get().(*writeScratch)
+	defer scratchPool.Put(s)
+	hdr := protocol.AppendFrameHeader(s.hdr[:0], ws.OpPong, true, false, len(payload))
+	if !c.out.empty() && !c.closeOut && c.out.bytes+len(hdr)+len(payload) > c.e.cfg.OutboundBudget {
+		c.slowConsumerLocked()
+		return
+	}
+	c.writeLocked(hdr, payload, nil, true)
+}
+
 // skip drops the first n bytes of the concatenation of parts.
 func skip(n int, parts ...[]byte) [][]byte {
 	for len(parts) > 0 && n >= len(parts[0]) {

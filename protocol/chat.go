@@ -126,7 +126,9 @@ func decodeClientFrame(msg []byte, l ChatLimits) (ClientFrame, *ChatError) {
 		}
 		return f, chatErr(CodeBadRequest, "not a JSON object: %s", trimErr(err))
 	}
-	if d.More() {
+	// Only white space may follow the object (Decoder.More alone lets a
+	// stray "}" or "]" through).
+	if len(bytes.TrimLeft(msg[d.InputOffset():], " \t\r\n")) > 0 {
 		return f, chatErr(CodeBadRequest, "one JSON object per message")
 	}
 	if len(f.Ref) > l.MaxIDBytes {

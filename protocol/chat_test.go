@@ -24,6 +24,9 @@ func TestDecodeClientFrame(t *testing.T) {
 		{"not json", `hello`, CodeBadRequest},
 		{"array", `[1,2]`, CodeBadRequest},
 		{"two objects", `{"type":"leave","room":"r"} {}`, CodeBadRequest},
+		{"trailing brace", `{"type":"leave","room":"r"}}`, CodeBadRequest},
+		{"trailing bracket", `{"type":"leave","room":"r"}]`, CodeBadRequest},
+		{"trailing white space", "{\"type\":\"leave\",\"room\":\"r\"} \r\n\t", ""},
 		{"no type", `{"room":"r"}`, CodeBadRequest},
 		{"unknown type", `{"type":"teleport"}`, CodeUnknownType},
 		{"wrong type for since", `{"type":"join","room":"r","since":"abc"}`, CodeBadRequest},
@@ -89,13 +92,29 @@ func TestServerFramesAreValidJSONWithTypeFirst(t *testing.T) {
 }
 
 func FuzzDecodeClientFrame(f *testing.F) {
-	for _, s := range []string{`{"type":"join","room":"a","since":1}`, `{"type":"publish","room":"a","id":"x","body":[1,{"a":null}]}`, `{`, `null`, `{"type":1}`} {
+	for _, s := range []string{`{"type":"join","room":"a","since":1}`, `{"type":"publish","room":"a","id":"x","body":[1,{"a":null}]}`, `{`, `null`, `{"type":1}`,
+		// Hostile shapes from the adversarial suite: trailing bytes, forged
+		// server fields, deep nesting, huge numbers, escapes, odd types.
+		`{"type":"leave","room":"r"}}`, `{"type":"leave","room":"r"}]`, `{"type":"leave","room":"r"} {}`,
+		`{"type":"publish","room":"r","id":"x","body":1,"from":"admin","seq":9,"ts":"1999-01-01T00:00:00Z"}`,
+		`{"type":"publish","room":"r","id":"x","body":` + strings.Repeat("[", 200) + strings.Repeat("]", 200) + `}`,
+		`{"type":"join","room":"r","since":18446744073709551616}`, `{"type":"join","room":"r","since":1e400}`,
+		`{"type":"join","room":"r\u0000"}`, `{"type":"JOIN","room":"r"}`, `{"type":"kick","room":"r","user":"a\u0085b"}`,
+		`{"type":"role","room":"r","user":"bob","role":"owner","ref":"` + strings.Repeat("x", 100) + `"}`,
+		"\xef\xbb\xbf{\"type\":\"leave\",\"room\":\"r\"}", `{"type":"leave","room":"r","type":"join"}`,
+	} {
 		f.Add([]byte(s))
 	}
 	f.Fuzz(func(t *testing.T, msg []byte) {
 		fr, err := DecodeClientFrame(msg, ChatLimits{})
 		if err == nil && fr.Type == "" {
 			t.Fatal("accepted a frame without a type")
+		}
+		if err == nil && !json.Valid(msg) {
+			t.Fatalf("accepted %q, which is not one valid JSON value", msg)
+		}
+		if err != nil && (len(err.Message) > 200 || len(fr.Ref) > 64) {
+			t.Fatalf("error %q with ref %q: echoes input", err.Message, fr.Ref)
 		}
 	})
 }

@@ -39,6 +39,7 @@ var (
 	errDuplicateKey       = &HTTPError{Status: 400, Reason: "duplicate Sec-WebSocket-Key header"}
 	errDuplicateOrigin    = &HTTPError{Status: 400, Reason: "duplicate Origin header"}
 	errDuplicateAuth      = &HTTPError{Status: 400, Reason: "duplicate Authorization header"}
+	errRequestBody        = &HTTPError{Status: 400, Reason: "a request here has no body: no Transfer-Encoding, no Content-Length but 0"}
 	errHeaderTooLarge     = &HTTPError{Status: 431, Reason: "request header too large"}
 	errVersionUnsupported = &HTTPError{Status: 505, Reason: "HTTP version not supported"}
 

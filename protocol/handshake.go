@@ -255,6 +255,15 @@ func (p *HandshakeParser) headerLine(buf []byte, start, end int) *HTTPError {
 			p.seen |= seenIfNoneMatch
 			p.ifNoneMatch = val
 		}
+	case equalFold(name, "content-length"):
+		// An upgrade has no body. Bytes a proxy would forward as a body we
+		// would read as frames (request smuggling), so refuse any length
+		// but 0, absurd ones included.
+		if string(value) != "0" {
+			return errRequestBody
+		}
+	case equalFold(name, "transfer-encoding"):
+		return errRequestBody
 	case equalFold(name, "sec-websocket-extensions"):
 		if p.config().Compression && !p.deflate {
 			p.deflate = acceptDeflateOffer(value)

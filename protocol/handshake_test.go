@@ -174,6 +174,8 @@ func TestHandshakeValid(t *testing.T) {
 		{"page GET with If-None-Match (the first of two lines)",
 			"HEAD /app.js HTTP/1.1\r\nHost: x\r\nif-none-match:  W/\"a\", \"b\" \r\nIf-None-Match: \"c\"\r\n\r\n",
 			`"HEAD" "/app.js" "/app.js" "" host="x" origin="" key="" auth="" protos="" up=false v13=false proto="" z=false http11=true inm="W/\"a\", \"b\""`},
+		{"Content-Length: 0 is no body", "GET / HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
+			`"GET" "/" "/" "" host="x" origin="" key="" auth="" protos="" up=false v13=false proto="" z=false http11=true`},
 		{"empty header value is present", "GET / HTTP/1.1\r\nHost:\r\nX-Empty:   \r\n\r\n",
 			`"GET" "/" "/" "" host="" origin="" key="" auth="" protos="" up=false v13=false proto="" z=false http11=true`},
 	}
@@ -228,6 +230,10 @@ func TestHandshakeParseRejects(t *testing.T) {
 		{"duplicate Host", "GET / HTTP/1.1\r\nHost: a\r\nhost: b\r\n\r\n", 400},
 		{"duplicate key", upgradeRequest("", "Sec-WebSocket-Key: AQIDBAUGBwgJCgsMDQ4PEA=="), 400},
 		{"duplicate Origin", "GET / HTTP/1.1\r\nOrigin: a\r\nOrigin: b\r\n\r\n", 400},
+		{"content-length", "GET / HTTP/1.1\r\nContent-Length: 5\r\n\r\nhello", 400},
+		{"absurd content-length", "GET / HTTP/1.1\r\nContent-Length: 99999999999999999999999\r\n\r\n", 400},
+		{"negative content-length", "GET / HTTP/1.1\r\ncontent-length: -1\r\n\r\n", 400},
+		{"transfer-encoding", "GET / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n", 400},
 		{"header over limit", "GET / HTTP/1.1\r\nX-Pad: " + strings.Repeat("a", 9000) + "\r\n\r\n", 431},
 		{"no terminator, over limit", "GET / HTTP/1.1\r\nX-Pad: " + strings.Repeat("a", 9000), 431},
 	}

@@ -154,6 +154,9 @@ func TestServeRejectsBadFlags(t *testing.T) {
 		{[]string{"serve", "--auth", "none", "--max-frame-bytes", "2048", "--max-message-bytes", "1024"}, "MaxFrameBytes"},
 		{[]string{"serve", "--auth", "none", "--admin-addr", "", "--redis-url", "redis://127.0.0.1:1/0"}, "--redis-url with --store memory"},
 		{[]string{"serve", "--log-format", "xml"}, "--log-format"},
+		{[]string{"serve", "--auth", "none", "--max-memory", "lots"}, "max-memory"},
+		{[]string{"serve", "--auth", "none", "--ip-limit-exempt", "10.0.0.0/33"}, "ip-limit-exempt"},
+		{[]string{"serve", "--auth", "none", "--max-conns-per-ip", "-1"}, "--max-conns-per-ip"},
 		{[]string{"serve", "extra"}, "unexpected arguments"},
 		{[]string{"frobnicate"}, "unknown command"},
 	} {

@@ -67,6 +67,9 @@ func serveSettings() (*config.Set, *serveOptions) {
 	fs.BoolVar(&o.echo, "echo", false, "serve an RFC 6455 echo endpoint at /echo")
 	fs.BoolVar(&o.dashboard, "dashboard", true, "serve the live dashboard at /dashboard (the chat page at / is always served)")
 
+	fs.Group("Admission")
+	registerLimitFlags(fs, cfg)
+
 	fs.Group("Chat")
 	o.chat.register(fs)
 

@@ -187,8 +187,8 @@ func TestEngineMetricsAndDebugEndpoints(t *testing.T) {
 	if f["switchboard_messages_sent_total"].GetMetric()[0].GetCounter().GetValue() < 1 {
 		t.Error("the welcome frame is not counted as sent")
 	}
-	if n := len(f["switchboard_handshake_failures_total"].GetMetric()); n != len(hsReasons)+2 {
-		t.Errorf("%d handshake failure reasons exported, want all %d from the start", n, len(hsReasons)+2)
+	if n := len(f["switchboard_handshake_failures_total"].GetMetric()); n != len(hsReasons)+4 {
+		t.Errorf("%d handshake failure reasons exported, want all %d from the start", n, len(hsReasons)+4)
 	}
 	code, body := get(t, s.url+"/debug/stats")
 	var stats struct{ Conns int64 }

@@ -18,7 +18,8 @@ var (
 	maxConnsDesc   = desc("switchboard_connections_max", "The --max-conns cap on open connections; 0 when there is none.")
 	acceptedDesc   = desc("switchboard_connections_accepted_total", "TCP connections accepted on the public listener.")
 	upgradesDesc   = desc("switchboard_upgrades_total", "Successful WebSocket upgrades.")
-	hsFailDesc     = desc("switchboard_handshake_failures_total", "Connections that never upgraded, by reason: the HTTP status answered (bad_request, unauthorized, forbidden, not_found, method_not_allowed, upgrade_required, header_too_large, http_version, other), over_capacity (503) or timeout.", "reason")
+	hsFailDesc     = desc("switchboard_handshake_failures_total", "Connections that never upgraded, by reason: the HTTP status answered (bad_request, unauthorized, forbidden, not_found, method_not_allowed, upgrade_required, header_too_large, http_version, other), over_capacity (503), over_memory (503 at --max-memory), per_ip_limit (429) or timeout.", "reason")
+	memoryDesc     = desc("switchboard_memory_in_use_bytes", "Go runtime memory (mapped minus released) as last read for --max-memory admission, every engine tick.")
 	closesDesc     = desc("switchboard_connection_closes_total", "Connections the server closed, by reason: slow_consumer (4001), dead_peer (no pong), idle_timeout (4002), token_expired (4003), protocol_error (1002/1007/1009), app_panic (1011).", "reason")
 	msgsInDesc     = desc("switchboard_messages_received_total", "Complete WebSocket data messages received from clients.")
 	msgsOutDesc    = desc("switchboard_messages_sent_total", "WebSocket data messages handed to client connections (written or queued).")
@@ -53,7 +54,7 @@ func NewEngineCollector(e *engine.Engine, maxConns int) *EngineCollector {
 // Describe implements prometheus.Collector.
 func (c *EngineCollector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{connsDesc, maxConnsDesc, acceptedDesc, upgradesDesc, hsFailDesc, closesDesc,
-		msgsInDesc, msgsOutDesc, bytesInDesc, bytesOutDesc, backpressDesc, workersDesc, queueDesc, busyDesc} {
+		msgsInDesc, msgsOutDesc, bytesInDesc, bytesOutDesc, backpressDesc, workersDesc, queueDesc, busyDesc, memoryDesc} {
 		ch <- d
 	}
 }
@@ -76,7 +77,10 @@ func (c *EngineCollector) Collect(ch chan<- prometheus.Metric) {
 		counter(hsFailDesc, st.HandshakeFailuresByStatus[status], reason) // zero until it happens
 	}
 	counter(hsFailDesc, st.HandshakeTimeouts, "timeout")
-	counter(hsFailDesc, st.Rejected503, "over_capacity")
+	counter(hsFailDesc, st.Rejected503-st.RejectedMemory, "over_capacity")
+	counter(hsFailDesc, st.RejectedMemory, "over_memory")
+	counter(hsFailDesc, st.Rejected429, "per_ip_limit")
+	gauge(memoryDesc, float64(st.MemoryInUse))
 	counter(closesDesc, st.SlowConsumers, "slow_consumer")
 	counter(closesDesc, st.DeadPeers, "dead_peer")
 	counter(closesDesc, st.IdleTimeouts, "idle_timeout")
