@@ -142,3 +142,27 @@ type Invites interface {
 	// ErrNotFound when there is none.
 	RevokeInvite(ctx context.Context, id string) error
 }
+
+// AsyncAppender is an optional interface of a Store whose Append waits on
+// work done elsewhere (a group commit): it lets the caller hand a message
+// over without waiting, so one goroutine can keep many appends in flight
+// and the backend can batch them. The room layer uses it when the store
+// has it and falls back to Append otherwise.
+//
+// AppendAsync appends m as Append does and reports the outcome to done:
+//   - done is called exactly once, whatever happens (ctx ending, the store
+//     closing, an invalid message), with the result Append would have
+//     returned (Message, Duplicate, Err);
+//   - done is called from the store's own goroutine, or on the caller's
+//     before AppendAsync returns (an error decided at once, or a backend
+//     that stores synchronously); it must not block and must not call
+//     back into the store;
+//   - appends to one room handed over by one goroutine complete, and get
+//     their seqs, in the order they were handed over.
+//
+// AppendAsync itself may wait for room in a full queue (backpressure), at
+// most until ctx ends. ctx must stay live until done has been called: a
+// message whose ctx ended before its commit began is not stored.
+type AsyncAppender interface {
+	AppendAsync(ctx context.Context, m Message, done func(AppendResult))
+}

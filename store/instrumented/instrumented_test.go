@@ -128,11 +128,54 @@ func TestEveryMethodMeasured(t *testing.T) {
 			declared[fn.Name.Name] = true
 		}
 	}
-	iface := reflect.TypeFor[store.Store]()
-	for i := range iface.NumMethod() {
-		name := iface.Method(i).Name
-		if name != "Close" && !declared[name] {
-			t.Errorf("store.Store.%s is not measured: add it to instrumented.go", name)
+	for _, iface := range []reflect.Type{reflect.TypeFor[store.Store](), reflect.TypeFor[store.AsyncAppender]()} {
+		for i := range iface.NumMethod() {
+			name := iface.Method(i).Name
+			if name != "Close" && !declared[name] {
+				t.Errorf("store.%s.%s is not measured: add it to instrumented.go", iface.Name(), name)
+			}
 		}
+	}
+}
+
+// AppendAsync is measured and calls done once, both when the wrapped
+// store has AppendAsync (memory) and when it has not (the fallback).
+func TestAppendAsync(t *testing.T) {
+	for _, hide := range []bool{false, true} {
+		m, err := memory.New(memory.Options{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var next store.Store = m
+		if hide {
+			next = struct{ store.Store }{m} // only store.Store's methods: no AppendAsync
+		}
+		reg := prometheus.NewRegistry()
+		s, err := New(next, reg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := context.Background()
+		if _, err := s.CreateRoom(ctx, store.Room{ID: "r", CreatedBy: "alice"}); err != nil {
+			t.Fatal(err)
+		}
+		var got []store.AppendResult
+		s.AppendAsync(ctx, store.Message{Room: "r", ID: "1", From: "alice", Body: []byte(`1`)},
+			func(r store.AppendResult) { got = append(got, r) })
+		s.AppendAsync(ctx, store.Message{Room: "nope", ID: "1", From: "alice", Body: []byte(`1`)},
+			func(r store.AppendResult) { got = append(got, r) })
+		if len(got) != 2 || got[0].Err != nil || got[0].Message.Seq != 1 || !errors.Is(got[1].Err, store.ErrNotFound) {
+			t.Fatalf("hide=%v: results %+v, want seq 1 then not found", hide, got)
+		}
+		var n uint64
+		for _, mt := range family(t, reg, "switchboard_store_duration_seconds").GetMetric() {
+			if labels(mt)["op"] == "append_async" {
+				n = mt.GetHistogram().GetSampleCount()
+			}
+		}
+		if n != 2 {
+			t.Errorf("hide=%v: %d append_async observations, want 2", hide, n)
+		}
+		s.Close()
 	}
 }

@@ -226,3 +226,13 @@ func (s *Store) LastSeq(ctx context.Context, roomID string) (uint64, error) {
 	defer r.mu.RUnlock()
 	return r.log.last, nil
 }
+
+// AppendAsync is Append with the result handed to done before it returns:
+// the memory store never waits, so there is nothing to overlap. See
+// store.AsyncAppender.
+func (s *Store) AppendAsync(ctx context.Context, m store.Message, done func(store.AppendResult)) {
+	stored, dup, err := s.Append(ctx, m)
+	done(store.AppendResult{Message: stored, Duplicate: dup, Err: err})
+}
+
+var _ store.AsyncAppender = (*Store)(nil)

@@ -155,6 +155,27 @@ func (s *Store) Append(ctx context.Context, m store.Message) (store.Message, boo
 	return res.Message, res.Duplicate, res.Err
 }
 
+// AppendAsync hands one message to the group committer and returns; done
+// gets the result once the commit that holds it has finished (on the
+// committer's goroutine), or at once for a message refused before it
+// (invalid, store closed or down). See store.AsyncAppender.
+func (s *Store) AppendAsync(ctx context.Context, m store.Message, done func(store.AppendResult)) {
+	if err := s.begin(ctx); err != nil {
+		done(store.AppendResult{Err: err})
+		return
+	}
+	req := &appendReq{ctx: ctx, item: prepareItem(m), cb: done}
+	if req.item.skip {
+		done(req.item.res)
+		return
+	}
+	if err := s.commits.enqueue(ctx, req); err != nil {
+		done(store.AppendResult{Err: err})
+	}
+}
+
+var _ store.AsyncAppender = (*Store)(nil)
+
 // AppendBatch appends ms in one transaction on the caller's goroutine,
 // bypassing the group committer: the batch is already grouped. See
 // store.Messages.

@@ -12,8 +12,19 @@ import (
 type appendReq struct {
 	ctx  context.Context
 	item appendItem
-	// done is closed once item.res is final.
+	// done is closed once item.res is final (Append, which waits on it);
+	// nil when cb takes the result instead (AppendAsync).
 	done chan struct{}
+	cb   func(store.AppendResult)
+}
+
+// finish hands req its final result: to cb, or by closing done.
+func (req *appendReq) finish() {
+	if req.cb != nil {
+		req.cb(req.item.res)
+		return
+	}
+	close(req.done)
 }
 
 // committer is the group commit behind Append: Options.Committers
@@ -36,6 +47,12 @@ type committer struct {
 	stop   chan struct{} // closed by close: committers finish their batch and exit
 	gone   chan struct{} // closed once every committer has exited
 	wg     sync.WaitGroup
+
+	// enq is held (read) while a request is put on a queue; close takes it
+	// to know that nothing is put there any more before failing what is
+	// left queued.
+	enq    sync.RWMutex
+	closed bool // guarded by enq
 }
 
 func newCommitter(s *Store) *committer {
@@ -53,24 +70,49 @@ func newCommitter(s *Store) *committer {
 	return c
 }
 
-// close stops the committers after their current batch. Requests still
-// queued are failed by submit with errClosed.
+// close stops the committers after their current batch, then fails the
+// requests still queued with errClosed.
 func (c *committer) close() {
 	close(c.stop)
+	c.enq.Lock()
+	c.closed = true
+	c.enq.Unlock()
 	c.wg.Wait()
+	for _, shard := range c.shards {
+		for len(shard) > 0 {
+			r := <-shard
+			r.item.res = store.AppendResult{Err: errClosed}
+			r.finish()
+		}
+	}
 	close(c.gone)
+}
+
+// enqueue puts req on its room's shard, waiting for room until ctx ends or
+// the store closes; it reports why not. Requests of one room put here by
+// one goroutine are committed in that order (one shard, one FIFO queue).
+func (c *committer) enqueue(ctx context.Context, req *appendReq) error {
+	shard := c.shards[maphash.String(c.seed, req.item.msg.Room)%uint64(len(c.shards))]
+	c.enq.RLock()
+	defer c.enq.RUnlock()
+	if c.closed {
+		return errClosed
+	}
+	select {
+	case shard <- req:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-c.stop:
+		return errClosed
+	}
 }
 
 // submit queues req on its room's shard and waits for its result, for
 // ctx, or for the store to close.
 func (c *committer) submit(ctx context.Context, req *appendReq) store.AppendResult {
-	shard := c.shards[maphash.String(c.seed, req.item.msg.Room)%uint64(len(c.shards))]
-	select {
-	case shard <- req:
-	case <-ctx.Done():
-		return store.AppendResult{Err: ctx.Err()}
-	case <-c.stop:
-		return store.AppendResult{Err: errClosed}
+	if err := c.enqueue(ctx, req); err != nil {
+		return store.AppendResult{Err: err}
 	}
 	select {
 	case <-req.done:
@@ -131,7 +173,7 @@ func (c *committer) commit(batch []*appendReq, items []*appendItem) {
 		if err != nil && !r.item.skip {
 			r.item.res = store.AppendResult{Err: err}
 		}
-		close(r.done)
+		r.finish()
 	}
 	clear(items)
 }
