@@ -264,10 +264,16 @@ func (s *Service) leave(ss *session, room string) {
 //
 // With a bus that is down nothing is stored: the message could not reach
 // the other instances' members, so it is refused rather than acked.
+//
+// With a store.AsyncAppender the worker does not wait for the store: the
+// message is handed over and the handler returns; the store's completion
+// submits the rest (published, or the error frame) to the sender's
+// worker. So one worker keeps many publishes in flight and a group
+// committing store batches them. Each connection has at most
+// MaxPublishesInFlight of them; the one over is refused (rate_limited).
 func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFrame) error {
 	start := time.Now()
-	m := ss.rooms[f.Room]
-	if m == nil {
+	if ss.rooms[f.Room] == nil {
 		return errNotJoined
 	}
 	if s.cl != nil {
@@ -275,32 +281,70 @@ func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFr
 			return fmt.Errorf("%w: %w", errBusDown, err)
 		}
 	}
-	body := append(json.RawMessage(nil), f.Body...)
-	stored, dup, err := s.st.Append(ctx, store.Message{Room: f.Room, ID: f.ID, From: ss.user, Body: body})
-	if err != nil {
-		return err
+	msg := store.Message{Room: f.Room, ID: f.ID, From: ss.user, Body: append(json.RawMessage(nil), f.Body...)}
+	if s.async == nil {
+		stored, dup, err := s.st.Append(ctx, msg)
+		if err != nil {
+			return err
+		}
+		s.published(ss, start, store.AppendResult{Message: stored, Duplicate: dup})
+		return nil
 	}
+	if ss.inflight >= s.cfg.MaxPublishesInFlight {
+		return errTooManyInFlight
+	}
+	ss.inflight++
+	s.inflight.Add(1)
+	// The store call outlives this handler: it gets its own deadline.
+	actx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
+	ref := f.Ref
+	s.async.AppendAsync(actx, msg, func(res store.AppendResult) {
+		cancel()
+		// On the store's goroutine: hand the rest to the sender's worker,
+		// after its earlier work; the session is touched only there. The
+		// connection may have closed meanwhile: the ack goes nowhere, the
+		// message is still delivered to the others.
+		s.e.Submit(ss.c.Worker(), func() {
+			ss.inflight--
+			if res.Err != nil {
+				s.sendError(ss, ref, s.chatError(res.Err))
+				return
+			}
+			s.published(ss, start, res)
+		})
+		s.inflight.Done()
+	})
+	return nil
+}
+
+// published acks a stored message to its sender and hands it to local
+// fan-out (the room's current live room: the sender may have left, or left
+// and rejoined, meanwhile) and to the bus. It runs on the sender's worker.
+func (s *Service) published(ss *session, start time.Time, res store.AppendResult) {
+	stored := &res.Message
 	// Counted before the ack leaves, so a client that has its ack sees it
 	// in the stats.
 	s.stats.ack.observe(time.Since(start))
-	if !dup {
+	if !res.Duplicate {
 		s.stats.published.Add(1)
 	}
 	s.send(ss, "ack", struct {
 		ID   string `json:"id"`
 		Room string `json:"room"`
 		Seq  uint64 `json:"seq"`
-	}{f.ID, f.Room, stored.Seq})
-	frame := protocol.AppendMessageFrame(nil, chatMessage(&stored))
-	gap := m.lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
+	}{stored.ID, stored.Room, stored.Seq})
+	frame := protocol.AppendMessageFrame(nil, chatMessage(stored))
+	lr := s.rooms.get(stored.Room)
+	gap := lr != nil && lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
 	if s.cl != nil {
-		s.cl.relayMessage(f.Room, stored.Seq, frame)
+		s.cl.relayMessage(stored.Room, stored.Seq, frame)
 		if gap {
-			s.cl.noteGap(m.lr)
+			s.cl.noteGap(lr)
 		}
 	}
-	return nil
 }
+
+var errTooManyInFlight = errf(protocol.CodeRateLimited, "too many publishes awaiting their ack on this connection")
 
 // errBusDown marks a publish refused because the bus is down.
 var errBusDown = errors.New("room: bus unavailable")

@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"net/url"
 	"strconv"
+	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -70,6 +71,11 @@ type Config struct {
 	MaxConnsPerUser int
 	// MaxRoomsPerConn caps the rooms one connection may join. Default 100.
 	MaxRoomsPerConn int
+	// MaxPublishesInFlight caps, with a store that appends asynchronously
+	// (store.AsyncAppender), one connection's publishes handed to the
+	// store and not yet answered; the one over is refused with
+	// rate_limited. Default 64.
+	MaxPublishesInFlight int
 	// TypingInterval debounces typing: at most one per user and room per
 	// interval. Default 2s.
 	TypingInterval time.Duration
@@ -116,6 +122,7 @@ func (c *Config) setDefaults() error {
 		{"MaxReplay", &c.MaxReplay, 10_000}, {"RateBurst", &c.RateBurst, 40},
 		{"MaxRateLimited", &c.MaxRateLimited, 50}, {"UserRateBurst", &c.UserRateBurst, 80},
 		{"LargeRoom", &c.LargeRoom, 1000}, {"MaxRoomsPerConn", &c.MaxRoomsPerConn, 100},
+		{"MaxPublishesInFlight", &c.MaxPublishesInFlight, 64},
 		{"ClusterUserRate", &c.ClusterUserRate, 0}, // UserRateBurst, below
 		{"MaxConnsPerUser", &c.MaxConnsPerUser, 0},
 	}
@@ -180,6 +187,11 @@ type Service struct {
 	users   *userLimits
 	cl      *cluster // nil: a single instance
 	stats   *counters
+	// async is the store's AsyncAppender, nil when it has none (publish
+	// then waits for Append on the worker). inflight counts its calls
+	// whose completion has not yet been handed to a worker.
+	async    store.AsyncAppender
+	inflight sync.WaitGroup
 }
 
 // New returns the chat service for e. Register it with e.Handle("/ws", s).
@@ -191,6 +203,7 @@ func New(e *engine.Engine, cfg Config) (*Service, error) {
 	s.rooms.seed = maphash.MakeSeed()
 	s.rooms.st, s.rooms.bus = cfg.Store, cfg.Bus
 	s.stats = &counters{}
+	s.async, _ = cfg.Store.(store.AsyncAppender)
 	s.rooms.stats = s.stats
 	s.users = newUserLimits(cfg.UserRatePerSecond, cfg.UserRateBurst)
 	if cfg.Auth == nil {
@@ -216,6 +229,9 @@ type session struct {
 	status  string
 	bucket  tokenBucket
 	limited int // rate_limited answers in a row
+	// inflight counts publishes handed to the store and not yet answered
+	// (store.AsyncAppender only).
+	inflight int
 }
 
 // membership is a session's view of one joined room.
@@ -402,8 +418,24 @@ func (s *Service) sendError(ss *session, ref string, e *protocol.ChatError) {
 }
 
 // Close releases the bus and the store. Call it after the engine has shut
-// down.
+// down. It first waits (up to StoreTimeout) for the publishes still in the
+// store: each is stored or failed, and its completion handed to its
+// worker; with the engine's workers stopped, that last step (ack, local
+// fan-out, relay) is dropped, like an instance stopped between store and
+// fan-out: the message is in the store and other instances refill it.
 func (s *Service) Close() error {
+	done := make(chan struct{})
+	go func() {
+		s.inflight.Wait()
+		close(done)
+	}()
+	t := time.NewTimer(s.cfg.StoreTimeout)
+	select {
+	case <-done:
+	case <-t.C:
+		s.log.Warn("publishes still in the store at close; closing it fails them")
+	}
+	t.Stop()
 	if s.cl != nil {
 		s.cl.close()
 		s.cl.bus.Close()
