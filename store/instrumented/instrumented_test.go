@@ -169,12 +169,12 @@ func TestAppendAsync(t *testing.T) {
 		}
 		var n uint64
 		for _, mt := range family(t, reg, "switchboard_store_duration_seconds").GetMetric() {
-			if labels(mt)["op"] == "append_async" {
+			if labels(mt)["op"] == "append" {
 				n = mt.GetHistogram().GetSampleCount()
 			}
 		}
 		if n != 2 {
-			t.Errorf("hide=%v: %d append_async observations, want 2", hide, n)
+			t.Errorf("hide=%v: %d append observations, want 2", hide, n)
 		}
 		s.Close()
 	}

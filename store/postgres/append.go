@@ -176,6 +176,13 @@ func (s *Store) AppendAsync(ctx context.Context, m store.Message, done func(stor
 
 var _ store.AsyncAppender = (*Store)(nil)
 
+// CommitStats returns how many append transactions have committed and how
+// many new messages they stored, since Open: messages/commits is the mean
+// group-commit batch (tests and benchmarks read it).
+func (s *Store) CommitStats() (commits, messages uint64) {
+	return s.commitCount.Load(), s.committedCount.Load()
+}
+
 // AppendBatch appends ms in one transaction on the caller's goroutine,
 // bypassing the group committer: the batch is already grouped. See
 // store.Messages.

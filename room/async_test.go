@@ -1,0 +1,149 @@
+package room
+
+import (
+	"context"
+	"fmt"
+	"sync"
+	"testing"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/switchboard-chat/switchboard/engine"
+	"github.com/switchboard-chat/switchboard/store"
+	"github.com/switchboard-chat/switchboard/store/postgres"
+	"github.com/switchboard-chat/switchboard/store/servicetest"
+)
+
+// pgServer starts a server on a fresh PostgreSQL database with one worker,
+// so that without asynchronous appends it could have only one publish in
+// flight at a time.
+func pgServer(t *testing.T, mutate func(*Config)) (*server, *postgres.Store, string) {
+	t.Helper()
+	url := servicetest.PostgresURL(t)
+	pg, err := postgres.Open(context.Background(), url, postgres.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { pg.Close() }) // after the engine's shutdown, registered below
+	s := startServer(t, func(e *engine.Config, c *Config) {
+		e.Workers = 1
+		c.Store = pg
+		unlimited(c)
+		if mutate != nil {
+			mutate(c)
+		}
+	})
+	return s, pg, url
+}
+
+// Many publishers on one worker keep many appends in flight: the group
+// commit carries more than one message per transaction, and each client's
+// publishes keep their send order in seq.
+func TestAsyncPublishBatchesCommitsAndKeepsClientOrder(t *testing.T) {
+	s, pg, _ := pgServer(t, nil)
+	if s.svc.async == nil {
+		t.Fatal("the postgres store is not used asynchronously")
+	}
+	const publishers, each = 8, 25
+	reader := s.dial(t, "reader")
+	pubs := make([]*client, publishers)
+	for i := range pubs {
+		pubs[i] = s.dial(t, fmt.Sprintf("p%d", i))
+	}
+	pubs[0].send(`{"type":"create","room":"busy"}`)
+	pubs[0].expect("created")
+	for _, c := range append([]*client{reader}, pubs...) {
+		c.send(`{"type":"join","room":"busy"}`)
+		c.expect("joined")
+	}
+	commits0, msgs0 := pg.CommitStats()
+	var wg sync.WaitGroup
+	for i, c := range pubs {
+		wg.Go(func() {
+			// Send everything first, then read: nothing waits for an ack.
+			for j := range each {
+				c.send(fmt.Sprintf(`{"type":"publish","room":"busy","id":"%d-%d","body":%d}`, i, j, j))
+			}
+		})
+	}
+	wg.Wait()
+	for i, c := range pubs {
+		last := uint64(0)
+		for j := range each {
+			ack := c.expect("ack")
+			if want := fmt.Sprintf("%d-%d", i, j); ack["id"] != want {
+				t.Fatalf("%s: ack %v, want id %s: acks out of send order", c.user, ack, want)
+			}
+			if seq := seqOf(ack); seq <= last {
+				t.Fatalf("%s: ack %v after seq %d: send order not kept in seq", c.user, ack, last)
+			} else {
+				last = seq
+			}
+		}
+	}
+	commits, msgs := pg.CommitStats()
+	commits, msgs = commits-commits0, msgs-msgs0
+	if msgs != publishers*each {
+		t.Fatalf("%d messages committed, want %d", msgs, publishers*each)
+	}
+	if commits >= msgs {
+		t.Fatalf("%d commits for %d messages: no group commit carried more than one", commits, msgs)
+	}
+	t.Logf("%d messages in %d commits (%.1f per commit)", msgs, commits, float64(msgs)/float64(commits))
+	// A member gets every message once, in seq order.
+	for want := uint64(1); want <= publishers*each; want++ {
+		if got := seqOf(reader.expect("message")); got != want {
+			t.Fatalf("reader got seq %d, want %d", got, want)
+		}
+	}
+}
+
+// Over MaxPublishesInFlight the publish is refused with rate_limited; a
+// connection closed with publishes in flight leaves them stored and
+// delivered to the others.
+func TestAsyncPublishInFlightCapAndCloseWhileInFlight(t *testing.T) {
+	s, pg, url := pgServer(t, func(c *Config) { c.MaxPublishesInFlight = 2 })
+	alice, bob := s.dial(t, "alice"), s.dial(t, "bob")
+	alice.send(`{"type":"create","room":"r"}`)
+	alice.expect("created")
+	for _, c := range []*client{alice, bob} {
+		c.send(`{"type":"join","room":"r"}`)
+		c.expect("joined")
+	}
+	// Hold the room's seq row lock from another session so that the
+	// appends wait in the store.
+	ctx := context.Background()
+	conn, err := pgx.Connect(ctx, url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close(ctx)
+	tx, err := conn.Begin(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := tx.Exec(ctx, `SELECT 1 FROM room_seqs q JOIN rooms r ON r.pk = q.pk WHERE r.id = 'r' FOR UPDATE OF q`); err != nil {
+		tx.Rollback(ctx)
+		t.Fatal(err)
+	}
+	for j := range 3 {
+		alice.send(fmt.Sprintf(`{"type":"publish","room":"r","id":"m%d","body":%d,"ref":"p%d"}`, j, j, j))
+	}
+	if f := alice.expect("error"); f["code"] != "rate_limited" || f["ref"] != "p2" {
+		t.Fatalf("third publish in flight answered %v, want rate_limited for p2", f)
+	}
+	alice.c.Close()
+	tx.Rollback(ctx)
+	for j := range 2 {
+		m := bob.expect("message")
+		if m["from"] != "alice" || m["id"] != fmt.Sprintf("m%d", j) || seqOf(m) != uint64(j+1) {
+			t.Fatalf("bob got %v, want alice's m%d as seq %d", m, j, j+1)
+		}
+	}
+	msgs, _, err := pg.History(ctx, "r", 0, 10)
+	if err != nil || len(msgs) != 2 {
+		t.Fatalf("history after close: %v, %v; want the 2 messages in flight", msgs, err)
+	}
+}
+
+var _ store.AsyncAppender = (*postgres.Store)(nil)
