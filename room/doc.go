@@ -14,6 +14,34 @@
 // registry shard, then live room; engine.Submit may be called under the live
 // room's lock.
 //
+// # Publishing
+//
+// With a store that appends asynchronously (store.AsyncAppender: the
+// PostgreSQL store, and the memory store, which completes at once) a
+// publish does not wait on the worker for the store. The handler checks
+// membership and the bus, the limits having been charged on arrival, and
+// hands the message over with its own StoreTimeout deadline; it returns at
+// once, so the worker serves its other connections while the commit runs,
+// and the store's group commit collects the publishes of every connection
+// into one transaction. The store's completion (on the store's goroutine)
+// only submits a task to the sender's worker; that task acks (or sends the
+// error frame, unavailable for a store outage), then hands the message to
+// fan-out and to the bus, in that order, so the sender still sees its ack
+// before its own message. Fan-out looks the room up again: the sender may
+// have left, or closed, meanwhile; the message is still delivered to the
+// others and relayed. One connection's publishes to one room are handed
+// over in order and the store completes them in that order, so they get
+// seqs and acks in send order; across rooms, and relative to the answers
+// to other requests, acks may come later than they were asked for.
+// Config.MaxPublishesInFlight (64) caps one connection's publishes in the
+// store: the one over is answered rate_limited, so memory stays bounded.
+// Service.Close waits (up to StoreTimeout) for the publishes still in the
+// store before closing it; a completion handed to a worker the engine has
+// already stopped is dropped, like an instance stopped between store and
+// fan-out: the message is stored, other instances fetch it from the store
+// when a later seq shows the gap. A store without AppendAsync is called
+// with Append on the worker, as before.
+//
 // # Order and gaps
 //
 // The store assigns seq. A publish parks its stored message in the live room

@@ -57,7 +57,12 @@
 // while one commit waits for the disk the next batch builds up. Sharding
 // by room keeps one instance from queueing two transactions on one room's
 // lock; committers of different rooms run side by side and PostgreSQL
-// flushes their commits together. No goroutine per message. AppendBatch
+// flushes their commits together. No goroutine per message. AppendAsync
+// (store.AsyncAppender) queues the same way without waiting: the
+// committer hands the result to its callback after the commit, so one
+// caller goroutine can keep many messages in a batch; close fails what is
+// still queued with ErrUnavailable. CommitStats reports commits and
+// messages committed (mean batch size). AppendBatch
 // goes straight to one switchboard_append call on the caller's goroutine.
 // A message whose client id or sender PostgreSQL text cannot hold (NUL,
 // invalid UTF-8) fails alone with store.ErrInvalid before it can fail a
@@ -87,6 +92,7 @@
 //
 // # Concurrency and buffers
 //
-// Safe for concurrent use. Append and AppendBatch copy Message.Body before
+// Safe for concurrent use. Append, AppendAsync and AppendBatch copy
+// Message.Body before
 // returning or queueing; bodies returned are the store's own (read-only).
 package postgres
