@@ -3,7 +3,6 @@ package room
 import (
 	"context"
 	"fmt"
-	"sync"
 	"testing"
 
 	"github.com/jackc/pgx/v5"
@@ -45,28 +44,9 @@ func TestAsyncPublishBatchesCommitsAndKeepsClientOrder(t *testing.T) {
 		t.Fatal("the postgres store is not used asynchronously")
 	}
 	const publishers, each = 8, 25
-	reader := s.dial(t, "reader")
-	pubs := make([]*client, publishers)
-	for i := range pubs {
-		pubs[i] = s.dial(t, fmt.Sprintf("p%d", i))
-	}
-	pubs[0].send(`{"type":"create","room":"busy"}`)
-	pubs[0].expect("created")
-	for _, c := range append([]*client{reader}, pubs...) {
-		c.send(`{"type":"join","room":"busy"}`)
-		c.expect("joined")
-	}
+	reader, pubs := busyRoom(t, s, publishers)
 	commits0, msgs0 := pg.CommitStats()
-	var wg sync.WaitGroup
-	for i, c := range pubs {
-		wg.Go(func() {
-			// Send everything first, then read: nothing waits for an ack.
-			for j := range each {
-				c.send(fmt.Sprintf(`{"type":"publish","room":"busy","id":"%d-%d","body":%d}`, i, j, j))
-			}
-		})
-	}
-	wg.Wait()
+	publishAll(pubs, each) // everything sent before any ack is read
 	for i, c := range pubs {
 		last := uint64(0)
 		for j := range each {

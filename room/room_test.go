@@ -236,11 +236,11 @@ func TestPublishAckAndDeliveryToEveryMember(t *testing.T) {
 	}
 }
 
-func TestOrderBySeqUnderConcurrentPublishers(t *testing.T) {
-	s := startServer(t, func(_ *engine.Config, c *Config) { unlimited(c) })
-	const publishers, each = 8, 50
-	reader := s.dial(t, "reader")
-	pubs := make([]*client, publishers)
+// busyRoom connects a reader and n publishers p0... to room "busy".
+func busyRoom(t *testing.T, s *server, n int) (reader *client, pubs []*client) {
+	t.Helper()
+	reader = s.dial(t, "reader")
+	pubs = make([]*client, n)
 	for i := range pubs {
 		pubs[i] = s.dial(t, fmt.Sprintf("p%d", i))
 	}
@@ -250,17 +250,28 @@ func TestOrderBySeqUnderConcurrentPublishers(t *testing.T) {
 		c.send(`{"type":"join","room":"busy"}`)
 		c.expect("joined")
 	}
+	return reader, pubs
+}
+
+// publishAll has every publisher send each publishes to "busy" at once,
+// without waiting for acks; publisher i's j-th has id "i-j".
+func publishAll(pubs []*client, each int) {
 	var wg sync.WaitGroup
 	for i, c := range pubs {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := 0; j < each; j++ {
+		wg.Go(func() {
+			for j := range each {
 				c.send(fmt.Sprintf(`{"type":"publish","room":"busy","id":"%d-%d","body":%d}`, i, j, j))
 			}
-		}()
+		})
 	}
 	wg.Wait()
+}
+
+func TestOrderBySeqUnderConcurrentPublishers(t *testing.T) {
+	s := startServer(t, func(_ *engine.Config, c *Config) { unlimited(c) })
+	const publishers, each = 8, 50
+	reader, pubs := busyRoom(t, s, publishers)
+	publishAll(pubs, each)
 	for want := uint64(1); want <= publishers*each; want++ {
 		if got := seqOf(reader.expect("message")); got != want {
 			t.Fatalf("reader got seq %d, want %d: delivery is not in seq order", got, want)
