@@ -127,3 +127,33 @@ func TestAsyncPublishInFlightCapAndCloseWhileInFlight(t *testing.T) {
 }
 
 var _ store.AsyncAppender = (*postgres.Store)(nil)
+
+// A store without AppendAsync is called with Append on the worker: publish
+// still acks, delivers and refuses nothing for being in flight.
+func TestPublishWithASynchronousStore(t *testing.T) {
+	s := startServer(t, func(_ *engine.Config, c *Config) {
+		c.Store = struct{ store.Store }{c.Store} // only store.Store's methods
+		c.MaxPublishesInFlight = 1
+	})
+	if s.svc.async != nil {
+		t.Fatal("a store without AppendAsync is used asynchronously")
+	}
+	alice, bob := s.dial(t, "alice"), s.dial(t, "bob")
+	alice.send(`{"type":"create","room":"r"}`)
+	alice.expect("created")
+	for _, c := range []*client{alice, bob} {
+		c.send(`{"type":"join","room":"r"}`)
+		c.expect("joined")
+	}
+	for j := range 3 {
+		alice.send(fmt.Sprintf(`{"type":"publish","room":"r","id":"m%d","body":%d}`, j, j))
+	}
+	for j := range 3 {
+		if ack := alice.expect("ack"); ack["id"] != fmt.Sprintf("m%d", j) || seqOf(ack) != uint64(j+1) {
+			t.Fatalf("ack %v, want m%d as seq %d", ack, j, j+1)
+		}
+		if m := bob.expect("message"); seqOf(m) != uint64(j+1) {
+			t.Fatalf("bob got %v, want seq %d", m, j+1)
+		}
+	}
+}
