@@ -8,6 +8,13 @@
 // conformance suite every backend runs, so the room layer can rely on the
 // rules written on each method rather than on one backend's behaviour.
 //
+// AsyncAppender is optional: a backend whose Append waits on a group
+// commit (store/postgres) offers AppendAsync, which hands the message over
+// and reports the result to a callback, so one goroutine can keep many
+// appends in flight; store/memory offers it too (completing at once), and
+// store/instrumented passes it through. The same rules hold for its
+// results as for Append's.
+//
 // Bus (bus.go) is the other half of running several instances: it relays
 // stored messages and events between them and keeps presence across them,
 // but never assigns seq (the Store does). store/redis implements it.
@@ -42,7 +49,8 @@
 // # Concurrency and buffers
 //
 // Every Store is safe for concurrent use by many goroutines. A Message passed
-// to Append is borrowed only for the call: the store copies Body. A
+// to Append (or AppendAsync) is borrowed only for the call: the store
+// copies Body. A
 // Message.Body the store returns may be shared with the store and with other
 // callers: treat it as read-only and never modify it.
 package store
