@@ -83,13 +83,7 @@ func TestAsyncPublishBatchesCommitsAndKeepsClientOrder(t *testing.T) {
 // delivered to the others.
 func TestAsyncPublishInFlightCapAndCloseWhileInFlight(t *testing.T) {
 	s, pg, url := pgServer(t, func(c *Config) { c.MaxPublishesInFlight = 2 })
-	alice, bob := s.dial(t, "alice"), s.dial(t, "bob")
-	alice.send(`{"type":"create","room":"r"}`)
-	alice.expect("created")
-	for _, c := range []*client{alice, bob} {
-		c.send(`{"type":"join","room":"r"}`)
-		c.expect("joined")
-	}
+	alice, bob := pairInRoom(t, s)
 	// Hold the room's seq row lock from another session so that the
 	// appends wait in the store.
 	ctx := context.Background()
@@ -138,13 +132,7 @@ func TestPublishWithASynchronousStore(t *testing.T) {
 	if s.svc.async != nil {
 		t.Fatal("a store without AppendAsync is used asynchronously")
 	}
-	alice, bob := s.dial(t, "alice"), s.dial(t, "bob")
-	alice.send(`{"type":"create","room":"r"}`)
-	alice.expect("created")
-	for _, c := range []*client{alice, bob} {
-		c.send(`{"type":"join","room":"r"}`)
-		c.expect("joined")
-	}
+	alice, bob := pairInRoom(t, s)
 	for j := range 3 {
 		alice.send(fmt.Sprintf(`{"type":"publish","room":"r","id":"m%d","body":%d}`, j, j))
 	}
@@ -156,4 +144,17 @@ func TestPublishWithASynchronousStore(t *testing.T) {
 			t.Fatalf("bob got %v, want seq %d", m, j+1)
 		}
 	}
+}
+
+// pairInRoom connects alice, who creates room "r", and bob, and joins both.
+func pairInRoom(t *testing.T, s *server) (alice, bob *client) {
+	t.Helper()
+	alice, bob = s.dial(t, "alice"), s.dial(t, "bob")
+	alice.send(`{"type":"create","room":"r"}`)
+	alice.expect("created")
+	for _, c := range []*client{alice, bob} {
+		c.send(`{"type":"join","room":"r"}`)
+		c.expect("joined")
+	}
+	return alice, bob
 }
