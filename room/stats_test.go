@@ -50,10 +50,16 @@ func TestStatsCountPublishesDeliveriesAndAckLatency(t *testing.T) {
 	}
 }
 
-// waitDeliveries waits until the Deliveries counter reaches n.
+// waitDeliveries waits until the Deliveries counter reaches n (it moves
+// after the fan-out task has written to every member), and fails t if it
+// does not within 10 s.
 func waitDeliveries(t *testing.T, svc *Service, n uint64) {
 	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); svc.Stats().Deliveries < n && time.Now().Before(deadline); {
+	deadline := time.Now().Add(10 * time.Second)
+	for svc.Stats().Deliveries < n {
+		if time.Now().After(deadline) {
+			t.Fatalf("Deliveries = %d after 10 s, want %d", svc.Stats().Deliveries, n)
+		}
 		time.Sleep(time.Millisecond)
 	}
 }
