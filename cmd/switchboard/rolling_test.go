@@ -72,22 +72,14 @@ func TestClusterRollingRestart(t *testing.T) {
 		mwg.Add(1)
 		go func() { defer mwg.Done(); m.Run(mctx) }()
 	}
+	defer func() { stopMembers(); mwg.Wait() }() // none outlives the test, even on t.Fatal
 
-	// The restart runs beside the publishers: SIGTERM a, wait for its
-	// exit 0, start it again on the same address.
+	// Once a third of pub0's messages are acked, the test goroutine
+	// restarts a while the publishers go on: SIGTERM, wait for exit 0,
+	// start it again on the same address.
 	const count = 300
-	restarted := make(chan *served, 1)
+	third := make(chan struct{})
 	var once sync.Once
-	restart := func() {
-		t.Log("SIGTERM instance a")
-		a.cmd.Process.Signal(syscall.SIGTERM)
-		if err := a.cmd.Wait(); err != nil {
-			t.Errorf("instance a exited with %v after SIGTERM, want status 0", err)
-		}
-		again := runServe(t, bin, nil, append(args, "--instance-id", "a", "--addr", a.addr)...)
-		t.Log("instance a restarted")
-		restarted <- again
-	}
 	var pubs []*chattest.Publisher
 	for i := range 2 {
 		p := &chattest.Publisher{User: fmt.Sprintf("pub%d", i), Room: "rolling", Count: count,
@@ -95,13 +87,14 @@ func TestClusterRollingRestart(t *testing.T) {
 		if i == 0 {
 			p.Acked = func(n int) {
 				if n == count/3 {
-					once.Do(func() { go restart() })
+					once.Do(func() { close(third) })
 				}
 			}
 		}
 		pubs = append(pubs, p)
 	}
 	var pwg sync.WaitGroup
+	defer func() { cancel(); pwg.Wait() }()
 	for _, p := range pubs {
 		pwg.Add(1)
 		go func() {
@@ -111,13 +104,17 @@ func TestClusterRollingRestart(t *testing.T) {
 			}
 		}()
 	}
-	pwg.Wait()
-	var again *served
 	select {
-	case again = <-restarted:
+	case <-third:
 	case <-ctx.Done():
-		t.Fatal("instance a was not restarted")
+		t.Fatal("pub0 never had a third of its messages acked")
 	}
+	t.Log("SIGTERM instance a")
+	a.cmd.Process.Signal(syscall.SIGTERM)
+	waitExit0(t, a.cmd)
+	again := runServe(t, bin, nil, append(args, "--instance-id", "a", "--addr", a.addr)...)
+	t.Logf("instance a restarted; acked so far: %d", ledger.Count(nil).Acked)
+	pwg.Wait()
 	if again.addr != a.addr {
 		t.Fatalf("restarted instance listens on %s, want %s", again.addr, a.addr)
 	}
