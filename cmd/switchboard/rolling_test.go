@@ -50,15 +50,7 @@ func TestClusterRollingRestart(t *testing.T) {
 
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	owner, err := chattest.Dial(ctx, a.addr, "owner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner.Send(`{"type":"create","room":"rolling"}`)
-	if f, err := owner.Next(ctx, "created"); err != nil || f.Type() != "created" {
-		t.Fatalf("create: %v %v", f, err)
-	}
-	owner.Close()
+	createRoom(ctx, t, a.addr, "rolling")
 
 	ledger := chattest.NewLedger()
 	var members []*chattest.Member
