@@ -167,9 +167,6 @@ func (c *Conn) writeData(op ws.OpCode, rsv1 bool, payload []byte) error {
 	h := protocol.AppendFrameHeader(s.hdr[:0], op, true, rsv1, len(payload))
 	err := c.write(h, payload, nil, false)
 	scratchPool.Put(s)
-	if err == nil {
-		c.e.stats.messagesOut.Add(1)
-	}
 	return err
 }
 
@@ -195,15 +192,13 @@ func (c *Conn) writeCompressed(op ws.OpCode, payload []byte) error {
 
 // WriteFrame queues a shared frame; the Conn takes its own reference.
 func (c *Conn) WriteFrame(f *Frame) error {
-	err := c.write(nil, nil, f, false)
-	if err == nil {
-		c.e.stats.messagesOut.Add(1)
-	}
-	return err
+	return c.write(nil, nil, f, false)
 }
 
 // write sends hdr+payload (or f) now if the queue is empty, and queues the
 // rest. control frames (pong, ping, close) skip the data-after-close check.
+// A data message is counted in Stats.MessagesOut before the socket write,
+// so a peer that has read it always finds it counted.
 //
 // Lock order: Conn.wmu, then the poller conn's own lock inside Write.
 func (c *Conn) write(hdr, payload []byte, f *Frame, control bool) error {
@@ -223,6 +218,9 @@ func (c *Conn) writeLocked(hdr, payload []byte, f *Frame, control bool) error {
 			iov = append(iov, f.b)
 		} else {
 			iov = append(iov, hdr, payload)
+		}
+		if !control {
+			c.e.stats.messagesOut.Add(1)
 		}
 		n, err := c.pc.Write(iov)
 		clear(iov)
@@ -255,6 +253,9 @@ func (c *Conn) writeLocked(hdr, payload []byte, f *Frame, control bool) error {
 	if !control && c.out.bytes+size > c.e.cfg.OutboundBudget {
 		c.slowConsumerLocked()
 		return ErrClosed
+	}
+	if !control {
+		c.e.stats.messagesOut.Add(1)
 	}
 	if f != nil {
 		f.Retain()

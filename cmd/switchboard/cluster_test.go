@@ -45,15 +45,7 @@ func runWithFault(t *testing.T, addrs []string, count int, body string, fault fu
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	owner, err := chattest.Dial(ctx, addrs[0], "owner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner.Send(`{"type":"create","room":"faults"}`)
-	if f, err := owner.Next(ctx, "created"); err != nil || f.Type() != "created" {
-		t.Fatalf("create: %v %v", f, err)
-	}
-	owner.Close()
+	createRoom(ctx, t, addrs[0], "faults")
 	r := &faultRun{ledger: chattest.NewLedger()}
 	for i := range 3 {
 		r.members = append(r.members, &chattest.Member{User: fmt.Sprintf("member%d", i), Room: "faults",
@@ -176,13 +168,7 @@ func TestClusterFaultSlowConsumer(t *testing.T) {
 	addrs := []string{addrA, addrB}
 	ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 	defer cancel()
-	owner, err := chattest.Dial(ctx, addrA, "owner")
-	if err != nil {
-		t.Fatal(err)
-	}
-	owner.Send(`{"type":"create","room":"faults"}`)
-	owner.Next(ctx, "created")
-	owner.Close()
+	createRoom(ctx, t, addrA, "faults")
 	ledger := chattest.NewLedger()
 	slow := &chattest.Member{User: "slow", Room: "faults", Addrs: chattest.NewAddrs(1, addrs...), Ledger: ledger,
 		PauseFor: 3 * time.Second}
@@ -205,6 +191,20 @@ func TestClusterFaultSlowConsumer(t *testing.T) {
 	wg.Wait()
 	if c.Evicted == 0 {
 		t.Errorf("the slow member was never closed with 4001")
+	}
+}
+
+// createRoom has user "owner" create room through addr.
+func createRoom(ctx context.Context, t *testing.T, addr, room string) {
+	t.Helper()
+	owner, err := chattest.Dial(ctx, addr, "owner")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer owner.Close()
+	owner.Send(fmt.Sprintf(`{"type":"create","room":%q}`, room))
+	if f, err := owner.Next(ctx, "created"); err != nil || f.Type() != "created" {
+		t.Fatalf("create: %v %v", f, err)
 	}
 }
 

@@ -10,6 +10,10 @@
 // under CI (CI=true), where it fails: a missing service must never pass as a
 // silent skip there.
 //
+// Outage tests that must stop a server use one of their own instead:
+// StartRedis and StartPostgres start a private redis-server or PostgreSQL
+// cluster on a free port, which the test may stop and start again.
+//
 // Only tests import this package.
 package servicetest
 
