@@ -39,8 +39,10 @@
 // store before closing it; a completion handed to a worker the engine has
 // already stopped is dropped, like an instance stopped between store and
 // fan-out: the message is stored, other instances fetch it from the store
-// when a later seq shows the gap. A store without AppendAsync is called
-// with Append on the worker, as before.
+// when a later seq shows the gap. A result given before AppendAsync
+// returns (the memory store, an error decided at once) is answered in the
+// handler itself, as a synchronous Append would be; a store without
+// AppendAsync is called with Append on the worker.
 //
 // # Order and gaps
 //

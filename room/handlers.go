@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -298,23 +299,46 @@ func (s *Service) publish(ctx context.Context, ss *session, f *protocol.ClientFr
 	// The store call outlives this handler: it gets its own deadline.
 	actx, cancel := context.WithTimeout(context.Background(), s.cfg.StoreTimeout)
 	ref := f.Ref
+	// A result given before AppendAsync returns (a store that completes at
+	// once, an error decided up front) is handled right here on the
+	// worker, as a synchronous Append would be; one given later is
+	// submitted to the worker. state says which: 0 in the call, 1
+	// returned, 2 completed in the call (res then set).
+	var state atomic.Int32
+	var early store.AppendResult
 	s.async.AppendAsync(actx, msg, func(res store.AppendResult) {
 		cancel()
+		defer s.inflight.Done()
+		early = res
+		if state.CompareAndSwap(0, 2) {
+			return
+		}
 		// On the store's goroutine: hand the rest to the sender's worker,
 		// after its earlier work; the session is touched only there. The
 		// connection may have closed meanwhile: the ack goes nowhere, the
 		// message is still delivered to the others.
 		s.e.Submit(ss.c.Worker(), func() {
 			ss.inflight--
-			if res.Err != nil {
-				s.sendError(ss, ref, s.chatError(res.Err))
-				return
-			}
-			s.published(ss, start, res)
+			s.completed(ss, ref, start, res)
 		})
-		s.inflight.Done()
 	})
+	if !state.CompareAndSwap(0, 1) {
+		ss.inflight--
+		if early.Err != nil {
+			return early.Err
+		}
+		s.published(ss, start, early)
+	}
 	return nil
+}
+
+// completed answers a publish whose append has finished.
+func (s *Service) completed(ss *session, ref string, start time.Time, res store.AppendResult) {
+	if res.Err != nil {
+		s.sendError(ss, ref, s.chatError(res.Err))
+		return
+	}
+	s.published(ss, start, res)
 }
 
 // published acks a stored message to its sender and hands it to local
