@@ -19,6 +19,7 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -95,7 +96,7 @@ func Run(args []string) error {
 	res, err := run(c, args)
 	if res != nil {
 		if werr := writeReport(c.Out, res); werr != nil {
-			return werr
+			return errors.Join(err, werr) // the run's own error first
 		}
 		fmt.Printf("soak: report %s.md\n", c.Out)
 	}
@@ -230,26 +231,56 @@ func (l *load) errorf(format string, args ...any) {
 	l.mu.Unlock()
 }
 
-// setup creates the rooms.
+// setup creates the rooms. A connection may send 20 messages a second
+// (burst 40) by default, so the creates go in windows of createWindow,
+// each waiting for its answers, and a rate_limited answer is sent again
+// after a pause instead of counting as done.
 func (l *load) setup() error {
 	c, _, err := websocket.DefaultDialer.Dial(l.url+"?user=soak-admin", nil)
 	if err != nil {
 		return err
 	}
 	defer c.Close()
+	const createWindow = 15
+	pending := make([]int, 0, l.cfg.Rooms)
 	for i := range l.cfg.Rooms {
-		if err := c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"create","room":"soak-%d"}`, i)); err != nil {
-			return err
-		}
+		pending = append(pending, i)
 	}
-	c.SetReadDeadline(time.Now().Add(30 * time.Second))
-	for n := 0; n < l.cfg.Rooms; {
-		_, p, err := c.ReadMessage()
-		if err != nil {
-			return err
+	deadline := time.Now().Add(time.Duration(l.cfg.Rooms/10+30) * time.Second)
+	for len(pending) > 0 {
+		window := pending[:min(createWindow, len(pending))]
+		pending = pending[len(window):]
+		for _, i := range window {
+			if err := c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"create","room":"soak-%d","ref":"%d"}`, i, i)); err != nil {
+				return err
+			}
 		}
-		if strings.Contains(string(p), `"created"`) || strings.Contains(string(p), `"exists"`) {
-			n++
+		c.SetReadDeadline(deadline)
+		limited := false
+		for n := 0; n < len(window); {
+			_, p, err := c.ReadMessage()
+			if err != nil {
+				return fmt.Errorf("creating rooms: %w", err)
+			}
+			var f struct{ Type, Room, Code, Ref string }
+			if json.Unmarshal(p, &f) != nil {
+				continue
+			}
+			switch {
+			case f.Type == "created", f.Type == "error" && f.Code == "exists":
+				n++
+			case f.Type == "error" && f.Code == "rate_limited":
+				n++
+				limited = true
+				if i, err := strconv.Atoi(f.Ref); err == nil {
+					pending = append(pending, i)
+				}
+			case f.Type == "error":
+				return fmt.Errorf("creating room %s: %s", f.Ref, p)
+			}
+		}
+		if limited {
+			time.Sleep(time.Second)
 		}
 	}
 	return nil
