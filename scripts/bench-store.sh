@@ -80,7 +80,50 @@ load from other work, so only large differences count):
   the room id index; moved to the narrow room_seqs table (fillfactor 10), all
   updates HOT.
 - committers=16 rows below: more transactions in flight gave smaller batches
-  and more CPU per message on 2 busy cores; the default stays 4.
+  and more CPU per message on 2 busy cores.
+
+Then (pgperf, 2026-11-23), diagnosed on a throwaway server with fsync on
+through auto_explain (log_analyze, log_nested_statements) inside the
+function and pg_stat_xact_user_tables:
+
+- Few-rooms cliff (1 room ~1,100 msgs/s at 32 msgs/commit, ~28 ms per
+  commit): not the room_seqs counter row but the duplicate lookup. The
+  function's generic plan looked messages up by the (room_pk, seq) primary
+  key with sender/client id as a filter, so each appended message read
+  every stored message of its room (32 messages into a 7,700-message room:
+  245,856 rows filtered, 44 ms; cost grew with the room). Migration 0002
+  resolves the batch to room keys first (a materialised step), so the
+  lookup is parameterised by one relation and always takes the unique
+  (room, sender, client id) index: the same call takes 1.5 ms.
+  TestAppendDedupUsesUniqueIndex fails on the old function.
+- Advisory locks (pg_advisory_xact_lock per room pk, sorted) in place of
+  FOR NO KEY UPDATE on room_seqs: no clear gain in alternating runs (server
+  CPU per message within noise), and a batch of many rooms would hold one
+  shared lock-table entry per room (max_locks_per_transaction); not kept.
+- Each commit costs the server a fixed ~1.3 ms of CPU here besides ~19 µs
+  per message, so on 2 CPUs fewer, fuller commits ack more: 1 committer ran
+  ~130 msgs/commit at 27-33 server + 13-15 client µs/msg, 4 committers ~25
+  at 67-68 + 18-21. The default is now one committer per 2 CPUs (1 to 4);
+  the committers=4 rows are the old default.
+
+Old against new, alternating on one server (load average 12-19 from a soak
+run and other builds, so absolute figures are low; the ratio is the point).
+Command, per binary: `<pkg>.test -test.run '^$' -test.bench
+'BenchmarkAppend/goroutines=(64|256)/rooms=(1|4|1000)$' -test.benchtime
+6000x`; old = commit fc330da (schema 1, 4 committers), new = 6fdaea9
+parent tree (schema 2, default committers). msgs/s, two runs each:
+
+| case | old | new |
+|---|---:|---:|
+| goroutines=64/rooms=1 | 418, 888 | 5,537, 14,867 |
+| goroutines=64/rooms=4 | 1,301, 2,165 | 6,112, 17,565 |
+| goroutines=256/rooms=4 | 3,376, 2,690 | 13,042, 27,640 |
+| goroutines=64/rooms=1000 | 3,568, 3,266 | 9,144, 11,369 |
+| goroutines=256/rooms=1000 | 5,175, 6,506 | 16,422, 17,642 |
+
+The 50,000 msgs/s target is not met on this shared box: at ~40 µs of CPU
+per acked message (server + client, best case above) 2 CPUs top out near
+50,000/s only if nothing else runs.
 
 Durability is never relaxed: fsync, synchronous_commit and full_page_writes
 are on in every figure here.

@@ -16,15 +16,18 @@
 // # Seqs: gapless, and commit order is seq order
 //
 // Each room has a row in room_seqs holding its last assigned seq. Messages
-// are stored by switchboard_append, a function the first migration creates,
-// in one statement and one transaction: it locks the room_seqs rows of the
-// batch's rooms in room id order (FOR NO KEY UPDATE; a fixed order, so two
-// batches sharing rooms queue rather than deadlock), then, on a snapshot
-// taken after the locks were granted, looks every (room, sender, client id)
-// up in messages, numbers the messages not stored yet from last_seq in
-// input order, inserts them and writes last_seq back. Duplicates are found
-// under the same lock before any seq is assigned, so a retry never burns
-// a seq, and a unique index on (room, sender, client id) backs that up.
+// are stored by switchboard_append, a function the migrations create (the
+// newest definition wins), in one statement and one transaction: it locks
+// the room_seqs rows of the batch's rooms in room id order (FOR NO KEY
+// UPDATE; a fixed order, so two batches sharing rooms queue rather than
+// deadlock), then, on a snapshot taken after the locks were granted, looks
+// every (room, sender, client id) up in messages through the unique index
+// on exactly that key (one index probe per message, however large the room;
+// TestAppendDedupUsesUniqueIndex holds the plan to it), numbers the
+// messages not stored yet from last_seq in input order, inserts them and
+// writes last_seq back. Duplicates are found under the same lock before any
+// seq is assigned, so a retry never burns a seq, and the unique index backs
+// that up.
 //
 // Because the room's row lock is held from before its seqs are chosen until
 // after the transaction commits and is visible (PostgreSQL releases row
@@ -51,7 +54,9 @@
 // Append hands its message to a committer and waits for the commit that
 // holds it; it returns only after that commit (and the server's fsync, with
 // synchronous_commit on) — the room layer acks only then. There are
-// Options.Committers committer goroutines, each owning the rooms that hash
+// Options.Committers committer goroutines (by default one per 2 CPUs, 1 to
+// 4: every commit costs the server a fixed share of CPU, so fewer, fuller
+// commits go further when CPU is short), each owning the rooms that hash
 // to it and a queue bounded by Options.MaxBatch: a committer takes every
 // request queued (up to MaxBatch) into one switchboard_append call, so
 // while one commit waits for the disk the next batch builds up. Sharding

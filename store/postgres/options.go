@@ -16,9 +16,12 @@ type Options struct {
 	MaxConns int
 	// Committers is how many group commits may be in flight at once, each
 	// on its own connection: while one waits for its commit to reach disk,
-	// the next collects the messages that arrived meanwhile. Default
-	// min(4, MaxConns/2), at least 1; at most MaxConns-1 so reads always
-	// find a connection (MaxConns 1 allows 1).
+	// the next collects the messages that arrived meanwhile. Default one
+	// per 2 CPUs, from 1 to 4, and at most MaxConns/2: each commit costs
+	// the server a fixed share of CPU, so where CPU is short fewer, fuller
+	// commits ack more messages per second (bench/results/store-postgres.md).
+	// At most MaxConns-1 so reads always find a connection (MaxConns 1
+	// allows 1).
 	Committers int
 	// MaxBatch is the most messages one group commit carries. Default
 	// 1,000; at most 100,000.
@@ -46,7 +49,7 @@ type Options struct {
 }
 
 const (
-	defaultCommitters       = 4
+	maxDefaultCommitters    = 4
 	defaultMaxBatch         = 1000
 	maxMaxBatch             = 100_000
 	defaultStatementTimeout = 5 * time.Second
@@ -68,7 +71,7 @@ func (o *Options) validate() error {
 		return fmt.Errorf("postgres: Options.Committers %d is negative", o.Committers)
 	}
 	if o.Committers == 0 {
-		o.Committers = max(1, min(defaultCommitters, o.MaxConns/2))
+		o.Committers = max(1, min(maxDefaultCommitters, runtime.GOMAXPROCS(0)/2, o.MaxConns/2))
 	}
 	if o.Committers > max(1, o.MaxConns-1) {
 		return fmt.Errorf("postgres: Options.Committers %d leaves no connection of Options.MaxConns %d for reads",

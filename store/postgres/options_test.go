@@ -2,6 +2,7 @@ package postgres
 
 import (
 	"context"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -16,6 +17,9 @@ func TestOptionsDefaultsAndErrors(t *testing.T) {
 		o.StatementTimeout != defaultStatementTimeout || o.ConnectTimeout != defaultConnectTimeout ||
 		o.ReconnectBackoff != defaultReconnectBackoff || o.Logger == nil {
 		t.Fatalf("defaults: %+v", o)
+	}
+	if want := max(1, min(4, runtime.GOMAXPROCS(0)/2)); o.Committers != want {
+		t.Fatalf("default Committers %d with GOMAXPROCS %d, want %d", o.Committers, runtime.GOMAXPROCS(0), want)
 	}
 	one := Options{MaxConns: 1}
 	if err := one.validate(); err != nil || one.Committers != 1 {
