@@ -19,7 +19,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -232,9 +231,9 @@ func (l *load) errorf(format string, args ...any) {
 }
 
 // setup creates the rooms. A connection may send 20 messages a second
-// (burst 40) by default, so the creates go in windows of createWindow,
-// each waiting for its answers, and a rate_limited answer is sent again
-// after a pause instead of counting as done.
+// (burst 40) by default, and a rate_limited answer carries no ref, so the
+// creates go in windows of createWindow a second, each waiting for its
+// answers; any refusal fails the run instead of leaving a room uncreated.
 func (l *load) setup() error {
 	c, _, err := websocket.DefaultDialer.Dial(l.url+"?user=soak-admin", nil)
 	if err != nil {
@@ -242,45 +241,34 @@ func (l *load) setup() error {
 	}
 	defer c.Close()
 	const createWindow = 15
-	pending := make([]int, 0, l.cfg.Rooms)
-	for i := range l.cfg.Rooms {
-		pending = append(pending, i)
-	}
 	deadline := time.Now().Add(time.Duration(l.cfg.Rooms/10+30) * time.Second)
-	for len(pending) > 0 {
-		window := pending[:min(createWindow, len(pending))]
-		pending = pending[len(window):]
-		for _, i := range window {
-			if err := c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"create","room":"soak-%d","ref":"%d"}`, i, i)); err != nil {
+	for first := 0; first < l.cfg.Rooms; first += createWindow {
+		window := min(createWindow, l.cfg.Rooms-first)
+		started := time.Now()
+		for i := first; i < first+window; i++ {
+			if err := c.WriteMessage(websocket.TextMessage, fmt.Appendf(nil, `{"type":"create","room":"soak-%d"}`, i)); err != nil {
 				return err
 			}
 		}
 		c.SetReadDeadline(deadline)
-		limited := false
-		for n := 0; n < len(window); {
+		for n := 0; n < window; {
 			_, p, err := c.ReadMessage()
 			if err != nil {
 				return fmt.Errorf("creating rooms: %w", err)
 			}
-			var f struct{ Type, Room, Code, Ref string }
+			var f struct{ Type, Code string }
 			if json.Unmarshal(p, &f) != nil {
 				continue
 			}
 			switch {
 			case f.Type == "created", f.Type == "error" && f.Code == "exists":
 				n++
-			case f.Type == "error" && f.Code == "rate_limited":
-				n++
-				limited = true
-				if i, err := strconv.Atoi(f.Ref); err == nil {
-					pending = append(pending, i)
-				}
 			case f.Type == "error":
-				return fmt.Errorf("creating room %s: %s", f.Ref, p)
+				return fmt.Errorf("creating rooms: %s", p)
 			}
 		}
-		if limited {
-			time.Sleep(time.Second)
+		if first+window < l.cfg.Rooms {
+			time.Sleep(time.Until(started.Add(time.Second)))
 		}
 	}
 	return nil
