@@ -28,9 +28,10 @@ for sc in $SCENARIOS; do
 		(cd "$repo" && go test -run '^$' -bench . -benchmem -benchtime "${BENCHTIME:-100ms}" ./protocol/ ./engine/) || failed+=(micro) ;;
 	idle)
 		# Up to the 20,000-fd cap even here: docs/one-million.md projects
-		# from this report. Both backends; few steps, short settles.
+		# from this report (the issue asks for >= 6 points up to >= 19,000).
+		# Both backends; short settles.
 		SERVERS=$IDLE_SERVERS \
-			STEPS=1000,7000,13000,19000 CLIENTS=4 EXTRA="--settle 2s --cpu-window 2s --gc-wait 1s" \
+			STEPS=${IDLE_STEPS:-1000,4000,7000,10000,13000,16000,19000} CLIENTS=4 EXTRA="--settle 2s --cpu-window 2s --gc-wait 1s" \
 			"$here/bench-idle.sh" || failed+=(idle) ;;
 	handshake)
 		CONCURRENCY=16 DURATION=3s WARMUP=1s "$here/bench-handshake.sh" || failed+=(handshake) ;;
