@@ -125,14 +125,14 @@ type Cost struct {
 }
 
 // Costs are the per-connection costs measured by `make bench-idle`
-// (bench/results/idle.md, commit 8a926c6, 1,000 → 19,000 idle connections,
-// every fit linear with R² ≥ 0.98): user space is the slope of the
+// (bench/results/idle.md, commit 09142ee, 1,000 → 19,000 idle connections,
+// every fit linear with R² ≥ 0.99): user space is the slope of the
 // server's RSS after a forced GC, kernel the machine-wide slab + TCP
 // memory slope halved (both ends of a loopback connection live in one
 // kernel).
 var Costs = map[string]Cost{
-	"epoll":   {Backend: "epoll", User: 633, Kernel: 4839, BaseBytes: 11 << 20},
-	"netpoll": {Backend: "netpoll", User: 4680, Kernel: 4667, BaseBytes: 11 << 20},
+	"epoll":   {Backend: "epoll", User: 625, Kernel: 4746, BaseBytes: 11 << 20},
+	"netpoll": {Backend: "netpoll", User: 4647, Kernel: 4605, BaseBytes: 11 << 20},
 }
 
 // PageSize is the unit of tcp_mem.

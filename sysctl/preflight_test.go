@@ -53,7 +53,7 @@ func TestPreflight(t *testing.T) {
 			status: map[string]Status{"fs.file-max": Cap}, fix: "sysctl -w fs.file-max=1101100"},
 		{name: "memory caps", conns: 1_000_000, failed: true,
 			over:   map[string]string{"meminfo": "MemAvailable:    2097152 kB\n"},
-			status: map[string]Status{"memory": Cap}, fix: "the target needs 5.11 GiB available"},
+			status: map[string]Status{"memory": Cap}, fix: "the target needs 5.01 GiB available"},
 		{name: "small tcp_mem and backlog warn but do not fail", conns: 1_000_000,
 			over: map[string]string{"sys/net/ipv4/tcp_mem": "1000 2000 3000\n", "sys/net/core/somaxconn": "128\n",
 				"sys/net/ipv4/ip_local_port_range": "32768 60999\n"},
