@@ -123,6 +123,11 @@ func TestSlowConsumersInABigRoom(t *testing.T) {
 		// before their queue passes the budget in the full form's minutes.
 		// This test is about the budget, so keepalive stays out of it.
 		e.PingInterval = time.Hour
+		// The 4001 close frame waits in the server's send buffer behind
+		// what the stalled member never read; with the default 3 s close
+		// timeout the socket is gone (and the frame with it) long before
+		// the full form's members resume reading minutes later.
+		e.CloseTimeout = time.Hour
 		c.RatePerSecond, c.RateBurst, c.UserRatePerSecond, c.UserRateBurst = 1e6, 1e6, 1e6, 1e6
 	})
 	body := strings.Repeat("x", scale(2<<10, 8<<10))
