@@ -2,12 +2,14 @@ package postgres
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 	"time"
 	"unicode/utf8"
 
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/switchboard-chat/switchboard/store"
 )
 
@@ -50,16 +52,25 @@ func storableText(s string) bool {
 	return utf8.ValidString(s) && strings.IndexByte(s, 0) < 0
 }
 
-// appendSQL stores a batch through switchboard_append (migrations): one
-// statement, one round trip, committed before the result's last byte is
-// read (pgx reads on to ReadyForQuery, so a failed commit is an error).
+// appendGroupedSQL stores a batch of new messages through
+// switchboard_append_grouped (migration 0003): the batch grouped by room
+// here, one statement, one row back per room. It fails with unique_violation,
+// having stored nothing, when a message is stored already.
+const appendGroupedSQL = `SELECT o_room, o_base, o_ts FROM switchboard_append_grouped($1, $2, $3, $4, $5, $6, $7)`
+
+// appendSQL stores a batch through switchboard_append (migrations), which
+// looks every message up first and answers every row: the path for a batch
+// holding a retry of a stored message. Both are one statement, one round
+// trip, committed before the result's last byte is read (pgx reads on to
+// ReadyForQuery, so a failed commit is an error).
 const appendSQL = `SELECT o_ord, o_seq, o_ts, o_duplicate, o_body FROM switchboard_append($1, $2, $3, $4)`
 
 type messageKey struct{ room, from, id string }
 
 // appendTx appends the items not marked skip in one transaction (see
-// switchboard_append for how seqs and duplicates are decided). On error
-// nothing is known to be stored and the items' results are meaningless.
+// switchboard_append_grouped and switchboard_append for how seqs and
+// duplicates are decided). On error nothing is known to be stored and the
+// items' results are meaningless.
 func (s *Store) appendTx(ctx context.Context, items []*appendItem) error {
 	// Each (room, from, id) goes to the database once; a later copy in the
 	// same batch (a retry that overtook its original) takes its result.
@@ -84,6 +95,97 @@ func (s *Store) appendTx(ctx context.Context, items []*appendItem) error {
 	if len(live) == 0 {
 		return nil
 	}
+	stored, err := s.appendNew(ctx, live)
+	if isUniqueViolation(err) {
+		s.dedupRetries.Add(1)
+		stored, err = s.appendChecked(ctx, live)
+	}
+	if err != nil {
+		return err
+	}
+	for it, first := range copies {
+		it.res = first.res
+		if it.res.Err == nil {
+			it.res.Duplicate = true
+		}
+	}
+	s.commitCount.Add(1)
+	s.committedCount.Add(uint64(stored))
+	return nil
+}
+
+// appendNew stores live, every message taken to be new, through
+// switchboard_append_grouped and sets each item's result; it returns how
+// many were stored. A unique violation means one was stored already:
+// nothing was written and no result is set.
+func (s *Store) appendNew(ctx context.Context, live []*appendItem) (int, error) {
+	var (
+		rooms   []string
+		index   = make(map[string]int32, 8)
+		counts  []int32
+		roomOf  = make([]int32, len(live))
+		offsets = make([]int32, len(live))
+		froms   = make([]string, len(live))
+		ids     = make([]string, len(live))
+		bodies  = make([][]byte, len(live))
+	)
+	for i, it := range live {
+		r, ok := index[it.msg.Room]
+		if !ok {
+			rooms = append(rooms, it.msg.Room)
+			counts = append(counts, 0)
+			r = int32(len(rooms))
+			index[it.msg.Room] = r
+		}
+		counts[r-1]++
+		roomOf[i], offsets[i] = r, counts[r-1]
+		froms[i], ids[i], bodies[i] = it.msg.From, it.msg.ID, it.msg.Body
+	}
+	rows, err := s.pool.Query(ctx, appendGroupedSQL, rooms, counts, roomOf, offsets, froms, ids, bodies)
+	if err != nil {
+		return 0, err
+	}
+	bases := make([]int64, len(rooms))
+	stamps := make([]time.Time, len(rooms))
+	known := make([]bool, len(rooms))
+	var (
+		room int32
+		base int64
+		ts   time.Time
+	)
+	for rows.Next() {
+		if err := rows.Scan(&room, &base, &ts); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		if room < 1 || int(room) > len(rooms) || known[room-1] {
+			rows.Close()
+			return 0, fmt.Errorf("switchboard_append_grouped answered room %d twice or out of range", room)
+		}
+		known[room-1], bases[room-1], stamps[room-1] = true, base, ts.UTC()
+	}
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	stored := 0
+	for i, it := range live {
+		r := roomOf[i] - 1
+		if !known[r] {
+			it.res = store.AppendResult{Err: notFound("room", it.msg.Room)}
+			continue
+		}
+		m := it.msg
+		m.Seq, m.TS = uint64(bases[r])+uint64(offsets[i]), stamps[r]
+		it.res = store.AppendResult{Message: m}
+		stored++
+	}
+	return stored, nil
+}
+
+// appendChecked stores live through switchboard_append, which finds the
+// messages stored already, and sets each item's result; it returns how
+// many were stored now.
+func (s *Store) appendChecked(ctx context.Context, live []*appendItem) (int, error) {
 	rooms, froms := make([]string, len(live)), make([]string, len(live))
 	ids, bodies := make([]string, len(live)), make([][]byte, len(live))
 	for i, it := range live {
@@ -91,7 +193,7 @@ func (s *Store) appendTx(ctx context.Context, items []*appendItem) error {
 	}
 	rows, err := s.pool.Query(ctx, appendSQL, rooms, froms, ids, bodies)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	answered := make([]bool, len(live))
 	var (
@@ -105,11 +207,11 @@ func (s *Store) appendTx(ctx context.Context, items []*appendItem) error {
 	for rows.Next() {
 		if err := rows.Scan(&ord, &seq, &ts, &dup, &body); err != nil {
 			rows.Close()
-			return err
+			return 0, err
 		}
 		if ord < 1 || int(ord) > len(live) || answered[ord-1] {
 			rows.Close()
-			return fmt.Errorf("switchboard_append answered row %d twice or out of range", ord)
+			return 0, fmt.Errorf("switchboard_append answered row %d twice or out of range", ord)
 		}
 		answered[ord-1] = true
 		it := live[ord-1]
@@ -123,22 +225,20 @@ func (s *Store) appendTx(ctx context.Context, items []*appendItem) error {
 		it.res = store.AppendResult{Message: m, Duplicate: dup}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return 0, err
 	}
 	for i, it := range live {
 		if !answered[i] {
 			it.res = store.AppendResult{Err: notFound("room", it.msg.Room)}
 		}
 	}
-	for it, first := range copies {
-		it.res = first.res
-		if it.res.Err == nil {
-			it.res.Duplicate = true
-		}
-	}
-	s.commitCount.Add(1)
-	s.committedCount.Add(uint64(stored))
-	return nil
+	return stored, nil
+}
+
+// isUniqueViolation reports whether err is PostgreSQL's unique_violation.
+func isUniqueViolation(err error) bool {
+	var pgErr *pgconn.PgError
+	return errors.As(err, &pgErr) && pgErr.Code == "23505"
 }
 
 // Append stores one message through the group committer: it waits for the

@@ -16,18 +16,25 @@
 // # Seqs: gapless, and commit order is seq order
 //
 // Each room has a row in room_seqs holding its last assigned seq. Messages
-// are stored by switchboard_append, a function the migrations create (the
-// newest definition wins), in one statement and one transaction: it locks
-// the room_seqs rows of the batch's rooms in room id order (FOR NO KEY
-// UPDATE; a fixed order, so two batches sharing rooms queue rather than
-// deadlock), then, on a snapshot taken after the locks were granted, looks
-// every (room, sender, client id) up in messages through the unique index
-// on exactly that key (one index probe per message, however large the room;
-// TestAppendDedupUsesUniqueIndex holds the plan to it), numbers the
-// messages not stored yet from last_seq in input order, inserts them and
-// writes last_seq back. Duplicates are found under the same lock before any
-// seq is assigned, so a retry never burns a seq, and the unique index backs
-// that up.
+// are stored by functions the migrations create, one statement and one
+// transaction per batch. The common path, switchboard_append_grouped, gets
+// the batch grouped by room and numbered by the client (each message's
+// offset among its room's messages) and, in one UPDATE, advances each
+// room's last_seq by its count (taking the row lock, in room id order: two
+// batches sharing rooms queue rather than deadlock, and the UPDATE reads
+// the row as the previous holder committed it), then inserts every message
+// at old last_seq + offset and returns one row per room. It reads no
+// message (TestAppendGroupedReadsNoMessages): a message stored already is
+// caught by the unique (room, sender, client id) index, which fails the
+// whole statement with nothing written, and the batch goes again through
+// switchboard_append. That one locks the rooms the same way, then, on a
+// snapshot taken after the locks were granted, looks every (room, sender,
+// client id) up through that unique index (one index probe per message,
+// however large the room; TestAppendDedupUsesUniqueIndex holds the plan to
+// it), numbers the messages not stored yet in input order, inserts them and
+// writes last_seq back. Either way a retry never burns a seq, and the
+// client's numbering is checked, not trusted (offsets must be exactly
+// 1..count in each room, or the call fails and stores nothing).
 //
 // Because the room's row lock is held from before its seqs are chosen until
 // after the transaction commits and is visible (PostgreSQL releases row
@@ -58,7 +65,7 @@
 // 4: every commit costs the server a fixed share of CPU, so fewer, fuller
 // commits go further when CPU is short), each owning the rooms that hash
 // to it and a queue bounded by Options.MaxBatch: a committer takes every
-// request queued (up to MaxBatch) into one switchboard_append call, so
+// request queued (up to MaxBatch) into one append statement, so
 // while one commit waits for the disk the next batch builds up. Sharding
 // by room keeps one instance from queueing two transactions on one room's
 // lock; committers of different rooms run side by side and PostgreSQL
@@ -68,7 +75,7 @@
 // caller goroutine can keep many messages in a batch; close fails what is
 // still queued with ErrUnavailable. CommitStats reports commits and
 // messages committed (mean batch size). AppendBatch
-// goes straight to one switchboard_append call on the caller's goroutine.
+// goes straight to one append statement on the caller's goroutine.
 // A message whose client id or sender PostgreSQL text cannot hold (NUL,
 // invalid UTF-8) fails alone with store.ErrInvalid before it can fail a
 // batch.
