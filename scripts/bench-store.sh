@@ -3,14 +3,14 @@
 # a throwaway PostgreSQL with full durability (fsync, synchronous_commit and
 # full_page_writes on), and the report bench/results/store-postgres.md with
 # the command, commit, machine, PostgreSQL version and settings, and what
-# else was using the CPU. BENCHTIME (default 60000x) and COUNT (default 1)
-# go to go test.
+# else was using the CPU. BENCHTIME (default 60000x) and COUNT (default 3:
+# the report gives medians and the spread of msgs/s) go to go test.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 [ -x /usr/local/go/bin/go ] && export PATH="$PATH:/usr/local/go/bin"
 scripts/ensure-go.sh
 benchtime=${BENCHTIME:-60000x}
-count=${COUNT:-1}
+count=${COUNT:-3}
 out=bench/results/store-postgres.md
 raw=$(mktemp)
 
@@ -54,23 +54,35 @@ dirty=$(git status --porcelain --untracked-files=no | grep -q . && echo " (worki
   echo "per message of the PostgreSQL processes (from /proc) and of the benchmark"
   echo "process, which stay meaningful when other work shares the CPUs."
   echo
+  echo "With COUNT > 1 each figure is the median over the runs and msgs/s"
+  echo "also shows [min..max]."
+  echo
   echo "| case | msgs/s | msgs/commit | ack p50 ms | ack p99 ms | server CPU µs/msg | client CPU µs/msg |"
   echo "|---|---:|---:|---:|---:|---:|---:|"
-  awk '/^BenchmarkAppend/ {
-    name=$1; sub(/^BenchmarkAppend\//, "", name); sub(/-[0-9]+$/, "", name)
-    for (i=2; i<=NF; i++) { v[$(i+1)]=$i }
-    printf "| %s | %.0f | %.1f | %.1f | %.1f | %.1f | %.1f |\n", name, v["msgs/s"], v["msgs/commit"], v["p50-ms"], v["p99-ms"], v["server-cpu-µs/msg"], v["client-cpu-µs/msg"]
-    delete v
-  }' "$raw"
-  echo
-  awk '/^BenchmarkAppend/ {
-    name=$1; sub(/^BenchmarkAppend\//, "", name); sub(/-[0-9]+$/, "", name)
-    for (i=2; i<=NF; i++) if ($(i+1) == "msgs/s") v=$i
-    if (v > best) { best=v; bname=name }
-    if (name ~ /rooms=1000$/ && v > many) { many=v; mname=name }
-  } END {
-    printf "Best: %.0f acked msgs/s (%s); over 1,000 rooms %.0f/s (%s). Target: 50,000/s on these 2 cores: %s.\n", best, bname, many, mname, (best >= 50000 ? "met" : "not met")
-  }' "$raw"
+  awk -v count="$count" '
+    function median(key,   n, i, j, t, a) {
+      n = split(vals[key], a, " ")
+      for (i = 2; i <= n; i++) for (j = i; j > 1 && a[j-1] + 0 > a[j] + 0; j--) { t = a[j]; a[j] = a[j-1]; a[j-1] = t }
+      lo[key] = a[1]; hi[key] = a[n]
+      return (n % 2) ? a[(n+1)/2] : (a[n/2] + a[n/2+1]) / 2
+    }
+    /^BenchmarkAppend/ {
+      name=$1; sub(/^BenchmarkAppend\//, "", name); sub(/-[0-9]+$/, "", name)
+      if (!(name in seen)) { seen[name]=1; order[++cases]=name }
+      for (i=2; i<=NF; i++) vals[name SUBSEP $(i+1)] = vals[name SUBSEP $(i+1)] " " $i
+    }
+    END {
+      for (c = 1; c <= cases; c++) {
+        name = order[c]
+        m = median(name SUBSEP "msgs/s")
+        spread = (count > 1) ? sprintf(" [%.0f..%.0f]", lo[name SUBSEP "msgs/s"], hi[name SUBSEP "msgs/s"]) : ""
+        printf "| %s | %.0f%s | %.1f | %.1f | %.1f | %.1f | %.1f |\n", name, m, spread, median(name SUBSEP "msgs/commit"),
+          median(name SUBSEP "p50-ms"), median(name SUBSEP "p99-ms"), median(name SUBSEP "server-cpu-µs/msg"), median(name SUBSEP "client-cpu-µs/msg")
+        if (m > best) { best=m; bname=name }
+        if (name ~ /rooms=1000$/ && m > many) { many=m; mname=name }
+      }
+      printf "\nBest (median): %.0f acked msgs/s (%s); over 1,000 rooms %.0f/s (%s). Target: 50,000/s on these 2 cores: %s.\n", best, bname, many, mname, (best >= 50000 ? "met" : "not met")
+    }' "$raw"
   echo
   cat <<'NOTES'
 What was tried on the way here (same benchmark, same machine, all under heavy
