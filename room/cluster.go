@@ -6,6 +6,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/gobwas/ws"
@@ -27,8 +28,9 @@ import (
 // from the bus, or a bus reconnect makes the refiller read the store from
 // next on.
 //
-// Goroutines: one ticker (gap checks) and one refiller per Service, none
-// per room or connection. Lock order: cluster.mu, then a liveRoom's mu.
+// Goroutines: one ticker (gap checks) and one refiller per Service, which
+// runs up to refillParallel refills at once while it has rooms to refill;
+// none per room or connection. Lock order: cluster.mu, then a liveRoom's mu.
 type cluster struct {
 	s   *Service
 	bus store.Bus
@@ -42,6 +44,14 @@ type cluster struct {
 
 	stop chan struct{}
 	wg   sync.WaitGroup
+
+	stats clusterCounters
+}
+
+// clusterCounters are the cluster side's statistics (ClusterStats).
+type clusterCounters struct {
+	relayed, received, resyncs, reconnects  atomic.Uint64
+	gaps, refills, refillFailures, refilled atomic.Uint64
 }
 
 // Envelope of a room payload on the bus: one kind byte, then
@@ -97,17 +107,20 @@ func (c *cluster) close() {
 
 // relayMessage sends a stored message to the other instances.
 func (c *cluster) relayMessage(room string, seq uint64, frame []byte) {
+	c.stats.relayed.Add(1)
 	c.bus.Publish(room, messageEnvelope(seq, frame))
 }
 
 // relayEvent sends an unsequenced frame to the other instances' members,
 // skipping skipUser's connections ("" skips none).
 func (c *cluster) relayEvent(room, skipUser string, frame []byte) {
+	c.stats.relayed.Add(1)
 	c.bus.Publish(room, userEnvelope(envEvent, skipUser, frame))
 }
 
 // Deliver implements store.BusHandler.
 func (c *cluster) Deliver(room string, payload []byte) {
+	c.stats.received.Add(1)
 	lr := c.s.rooms.get(room)
 	if lr == nil || len(payload) == 0 {
 		return
@@ -118,7 +131,7 @@ func (c *cluster) Deliver(room string, payload []byte) {
 			return
 		}
 		seq := binary.BigEndian.Uint64(payload[1:9])
-		if lr.publish(c.s.e, seq, engine.NewFrame(ws.OpText, payload[9:])) {
+		if _, gap := lr.publish(c.s.e, seq, engine.NewFrame(ws.OpText, payload[9:])); gap {
 			c.noteGap(lr)
 		}
 	case envEvent, envKick:
@@ -137,6 +150,11 @@ func (c *cluster) Deliver(room string, payload []byte) {
 
 // Resync implements store.BusHandler.
 func (c *cluster) Resync(room string) {
+	if room == "" {
+		c.stats.reconnects.Add(1)
+	} else {
+		c.stats.resyncs.Add(1)
+	}
 	c.mu.Lock()
 	c.refills[room] = struct{}{}
 	c.mu.Unlock()
@@ -227,6 +245,7 @@ func (c *cluster) checkGaps(now time.Time) {
 		case now.Sub(lr.gapSince) >= c.s.cfg.GapTimeout:
 			lr.gapSince = now // one refill per GapTimeout while the gap lasts
 			c.refills[lr.id] = struct{}{}
+			c.stats.gaps.Add(1)
 			due = true
 		}
 		lr.mu.Unlock()
@@ -240,8 +259,9 @@ func (c *cluster) checkGaps(now time.Time) {
 	}
 }
 
-// refiller reads the store for the rooms queued for a refill, one at a
-// time, so that the bus's receiving goroutine never waits on the store.
+// refiller reads the store for the rooms queued for a refill (a few at a
+// time, refillAll), so that the bus's receiving goroutine never waits on
+// the store.
 func (c *cluster) refiller() {
 	defer c.wg.Done()
 	for {
@@ -262,13 +282,7 @@ func (c *cluster) refiller() {
 			rooms = rooms[:0]
 			c.s.rooms.each(func(lr *liveRoom) { rooms = append(rooms, lr.id) })
 		}
-		var failed []string
-		var firstErr error
-		for _, r := range rooms {
-			if err := c.refill(r); err != nil {
-				failed, firstErr = append(failed, r), cmp.Or(firstErr, err)
-			}
-		}
+		failed, firstErr := c.refillAll(rooms)
 		if len(failed) > 0 {
 			c.s.log.Warn("refilling rooms from the store failed; retrying", "rooms", len(failed), "err", firstErr)
 			c.mu.Lock()
@@ -280,6 +294,44 @@ func (c *cluster) refiller() {
 		}
 	}
 }
+
+// refillAll refills rooms, refillParallel at a time (after a bus
+// reconnect every live room is due at once, and each refill is a store
+// round trip or more), and returns the rooms that failed and the first
+// error.
+func (c *cluster) refillAll(rooms []string) (failed []string, firstErr error) {
+	var (
+		mu   sync.Mutex
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
+	for range min(refillParallel, len(rooms)) {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1)) - 1
+				if i >= len(rooms) {
+					return
+				}
+				err := c.refill(rooms[i])
+				c.stats.refills.Add(1)
+				if err == nil {
+					continue
+				}
+				c.stats.refillFailures.Add(1)
+				mu.Lock()
+				failed, firstErr = append(failed, rooms[i]), cmp.Or(firstErr, err)
+				mu.Unlock()
+			}
+		})
+	}
+	wg.Wait()
+	return failed, firstErr
+}
+
+// refillParallel is how many rooms the refiller reads from the store at
+// once: enough to hide the round trips, few enough to leave the pool to
+// publishes.
+const refillParallel = 8
 
 // refillRetry is the pause before a failed refill is tried again.
 const refillRetry = 500 * time.Millisecond
@@ -324,7 +376,11 @@ func (c *cluster) refill(room string) error {
 		}
 		for i := range msgs {
 			frame := protocol.AppendMessageFrame(nil, chatMessage(&msgs[i]))
-			if lr.publish(c.s.e, msgs[i].Seq, engine.NewFrame(ws.OpText, frame)) {
+			taken, gap := lr.publish(c.s.e, msgs[i].Seq, engine.NewFrame(ws.OpText, frame))
+			if taken {
+				c.stats.refilled.Add(1)
+			}
+			if gap {
 				c.noteGap(lr)
 			}
 		}

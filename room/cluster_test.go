@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -134,6 +135,13 @@ func TestClusterTwoInstancesShareOneRoom(t *testing.T) {
 	for i := range got["alice"] {
 		if got["alice"][i] != got["bob"][i] {
 			t.Fatalf("seq %d is %s for alice and %s for bob", i+1, got["alice"][i], got["bob"][i])
+		}
+	}
+
+	// Both instances relayed their messages and received the other's.
+	for i, srv := range []*server{a, b} {
+		if cs := srv.svc.Stats().Cluster; cs.Relayed < each || cs.Received < each {
+			t.Fatalf("instance %d: relayed %d, received %d; want at least %d each", i, cs.Relayed, cs.Received, each)
 		}
 	}
 
@@ -283,6 +291,74 @@ func TestClusterGapIsRefilledFromTheStore(t *testing.T) {
 				t.Fatalf("%s got seq %d, want %d", c.user, seqOf(m), want)
 			}
 		}
+	}
+	// The instance that waited counted the gap, the refill and the message
+	// it brought.
+	if cs := srv[1].svc.Stats().Cluster; cs.Gaps < 1 || cs.Refills < 1 || cs.Refilled < 1 || cs.RefillFailures != 0 {
+		t.Fatalf("stats after a refilled gap: %+v", cs)
+	}
+}
+
+// gatedStore holds every Since while gate is set until gateAt calls are in
+// flight at once (or a few seconds pass), and records the most in flight.
+type gatedStore struct {
+	store.Store
+	gate           atomic.Bool
+	gateAt         int32
+	inFlight, peak atomic.Int32
+}
+
+func (g *gatedStore) Since(ctx context.Context, room string, after uint64, limit int) ([]store.Message, bool, error) {
+	if g.gate.Load() {
+		n := g.inFlight.Add(1)
+		defer g.inFlight.Add(-1)
+		for {
+			p := g.peak.Load()
+			if n <= p || g.peak.CompareAndSwap(p, n) {
+				break
+			}
+		}
+		for deadline := time.Now().Add(3 * time.Second); g.inFlight.Load() < g.gateAt && time.Now().Before(deadline); {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	return g.Store.Since(ctx, room, after, limit)
+}
+
+// TestClusterReconnectRefillsRoomsInParallel: after a bus reconnect every
+// live room is refilled, several at a time (not one after another) and
+// never more than refillParallel at once.
+func TestClusterReconnectRefillsRoomsInParallel(t *testing.T) {
+	var gs *gatedStore
+	srv := startCluster(t, 1, func(c *Config) {
+		unlimited(c)
+		gs = &gatedStore{Store: c.Store, gateAt: 4}
+		c.Store = gs
+	})
+	const rooms = 3 * refillParallel
+	alice := srv[0].dial(t, "alice")
+	for i := range rooms {
+		alice.send(fmt.Sprintf(`{"type":"create","room":"r%d"}`, i))
+		alice.expect("created")
+		alice.send(fmt.Sprintf(`{"type":"join","room":"r%d"}`, i))
+		alice.expect("joined")
+	}
+	cl := srv[0].svc.cl
+	before := srv[0].svc.Stats().Cluster
+	gs.gate.Store(true)
+	cl.Resync("") // what the bus does on reconnect
+	deadline := time.Now().Add(20 * time.Second)
+	for srv[0].svc.Stats().Cluster.Refills-before.Refills < rooms {
+		if time.Now().After(deadline) {
+			t.Fatalf("refilled %d of %d rooms", srv[0].svc.Stats().Cluster.Refills-before.Refills, rooms)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if p := gs.peak.Load(); p < gs.gateAt || p > refillParallel {
+		t.Fatalf("at most %d refills ran at once, want %d to %d", p, gs.gateAt, refillParallel)
+	}
+	if cs := srv[0].svc.Stats().Cluster; cs.Reconnects != before.Reconnects+1 || cs.RefillFailures != 0 {
+		t.Fatalf("stats after a reconnect: %+v (before %+v)", cs, before)
 	}
 }
 

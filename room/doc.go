@@ -75,7 +75,9 @@
 // per Service, never a timer per connection or room), a resync notice
 // from the bus (a publisher whose relay failed, or a survivor sweeping a
 // dead instance), and every Redis reconnect make the Service refill the
-// room from store.Since, so members never see a gap. Seq in Redis (an INCR
+// room from store.Since, so members never see a gap (one refiller per
+// Service, up to 8 rooms at a time; Stats.Cluster counts what crossed the
+// bus and what the store made up for). Seq in Redis (an INCR
 // plus publish, as first planned) was rejected on purpose: a crash between
 // the INCR and the durable write leaves a permanent hole, and a Redis
 // restart without persistence resets the counter.

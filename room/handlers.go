@@ -359,7 +359,10 @@ func (s *Service) published(ss *session, start time.Time, res store.AppendResult
 	}{stored.ID, stored.Room, stored.Seq})
 	frame := protocol.AppendMessageFrame(nil, chatMessage(stored))
 	lr := s.rooms.get(stored.Room)
-	gap := lr != nil && lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
+	gap := false
+	if lr != nil {
+		_, gap = lr.publish(s.e, stored.Seq, engine.NewFrame(ws.OpText, frame))
+	}
 	if s.cl != nil {
 		s.cl.relayMessage(stored.Room, stored.Seq, frame)
 		if gap {

@@ -227,20 +227,21 @@ func (lr *liveRoom) sessionsOfLocked(user string) []*session {
 
 // publish hands a stored message's frame to fan-out in seq order. It takes
 // over the caller's reference to f. A seq already handed over (a retry, a
-// refill racing a relay, this instance's own relay) is dropped. It reports
-// whether a gap has just opened: a later seq is parked and next is missing.
-func (lr *liveRoom) publish(e *engine.Engine, seq uint64, f *engine.Frame) (gapOpened bool) {
+// refill racing a relay, this instance's own relay) is dropped: taken is
+// false. It reports whether a gap has just opened: a later seq is parked
+// and next is missing.
+func (lr *liveRoom) publish(e *engine.Engine, seq uint64, f *engine.Frame) (taken, gapOpened bool) {
 	lr.mu.Lock()
 	defer lr.mu.Unlock()
 	if seq < lr.next || lr.parked[seq] != nil {
 		f.Release()
-		return false
+		return false, false
 	}
 	lr.parked[seq] = f
 	if lr.next == 0 {
-		return false // loading: flushed once next is known
+		return true, false // loading: flushed once next is known
 	}
-	return lr.flushLocked(e)
+	return true, lr.flushLocked(e)
 }
 
 // flushLocked hands over the parked run that starts at next.

@@ -594,8 +594,10 @@ func TestRateLimitThenPolicyClose(t *testing.T) {
 	for i := 0; i < 2; i++ {
 		a.send(`{"type":"presence","status":"online"}`)
 	}
-	a.send(`{"type":"presence","status":"online"}`)
-	a.expectError("rate_limited")
+	a.send(`{"type":"presence","status":"online","ref":"r3"}`)
+	if f := a.expect("error"); f["code"] != "rate_limited" || f["ref"] != "r3" {
+		t.Fatalf("third message answered %v, want rate_limited echoing ref r3", f)
+	}
 	a.send(`{"type":"presence","status":"online"}`)
 	a.send(`{"type":"presence","status":"online"}`)
 	for range a.frames { // drain until the server closes

@@ -315,6 +315,9 @@ func (s *Service) OnMessage(c *engine.Conn, op ws.OpCode, msg []byte) {
 			Message: "send JSON frames as text messages"})
 		return
 	}
+	// Decoded first so that every answer, rate_limited included, can echo
+	// the frame's ref; the size limits bound the work.
+	f, cerr := protocol.DecodeClientFrame(msg, s.cfg.Limits)
 	// Charge limits when the message arrived: a backlog on our side must
 	// not look like a burst on the client's.
 	now := c.ReceivedAt()
@@ -333,11 +336,10 @@ func (s *Service) OnMessage(c *engine.Conn, op ws.OpCode, msg []byte) {
 			c.Close(ws.StatusPolicyViolation, "rate limit exceeded repeatedly")
 			return
 		}
-		s.sendError(ss, "", &protocol.ChatError{Code: protocol.CodeRateLimited, Message: limit})
+		s.sendError(ss, f.Ref, &protocol.ChatError{Code: protocol.CodeRateLimited, Message: limit})
 		return
 	}
 	ss.limited = 0
-	f, cerr := protocol.DecodeClientFrame(msg, s.cfg.Limits)
 	if cerr != nil {
 		s.sendError(ss, f.Ref, cerr)
 		return

@@ -22,6 +22,30 @@ type Stats struct {
 	// may have waited behind other messages on its worker) to its ack
 	// being written: mostly the store's append.
 	AckLatency Histogram
+	// Cluster is the multi-instance side; all zero without a bus.
+	Cluster ClusterStats
+}
+
+// ClusterStats counts what went over the bus between instances and what
+// the store had to make up for.
+type ClusterStats struct {
+	// Relayed counts payloads handed to the bus for the other instances:
+	// stored messages and events (presence, typing, read, roles, kicks).
+	Relayed uint64
+	// Received counts payloads the bus delivered from other instances.
+	Received uint64
+	// Gaps counts refills started because a room's delivery waited
+	// GapTimeout for a missing seq (a publication the bus lost).
+	Gaps uint64
+	// Resyncs counts rooms the bus asked to refill (a relay of theirs
+	// failed somewhere); Reconnects the bus reconnections, each of which
+	// refills every live room.
+	Resyncs, Reconnects uint64
+	// Refills counts room refills run (each reads the store from the
+	// room's next seq on), RefillFailures those that failed and were
+	// retried, Refilled the messages refills handed to fan-out that live
+	// delivery had not.
+	Refills, RefillFailures, Refilled uint64
 }
 
 // Histogram is a latency distribution in seconds, in the shape Prometheus
@@ -77,6 +101,13 @@ func (h *latencyHistogram) snapshot() Histogram {
 // Stats returns the current counters. Safe for concurrent use.
 func (s *Service) Stats() Stats {
 	c := s.stats
-	return Stats{Published: c.published.Load(), Deliveries: c.deliveries.Load(), DeliveryDrops: c.drops.Load(),
+	st := Stats{Published: c.published.Load(), Deliveries: c.deliveries.Load(), DeliveryDrops: c.drops.Load(),
 		AckLatency: c.ack.snapshot()}
+	if s.cl != nil {
+		k := &s.cl.stats
+		st.Cluster = ClusterStats{Relayed: k.relayed.Load(), Received: k.received.Load(), Gaps: k.gaps.Load(),
+			Resyncs: k.resyncs.Load(), Reconnects: k.reconnects.Load(), Refills: k.refills.Load(),
+			RefillFailures: k.refillFailures.Load(), Refilled: k.refilled.Load()}
+	}
+	return st
 }

@@ -14,6 +14,9 @@ type postgresFlags struct {
 	url              string
 	maxConns         int
 	statementTimeout time.Duration
+	connectTimeout   time.Duration
+	reconnectBackoff time.Duration
+	committers       int
 	skipMigrations   bool
 }
 
@@ -22,6 +25,12 @@ func (f *postgresFlags) register(fs *config.Set) {
 	fs.IntVar(&f.maxConns, "postgres-max-conns", 0, "PostgreSQL connection pool size (0: 4 per CPU, at least 8)").NonNegative()
 	fs.DurationVar(&f.statementTimeout, "postgres-statement-timeout", 5*time.Second,
 		"longest a PostgreSQL statement may run before the call fails as unavailable").Positive()
+	fs.DurationVar(&f.connectTimeout, "postgres-connect-timeout", 5*time.Second,
+		"longest dialling and authenticating one PostgreSQL connection may take").Positive()
+	fs.DurationVar(&f.reconnectBackoff, "postgres-reconnect-backoff", 500*time.Millisecond,
+		"after a failed connection attempt, how long store calls fail fast as unavailable instead of each dialling the database").Positive()
+	fs.IntVar(&f.committers, "postgres-committers", 0,
+		"group-commit transactions in flight at once, rooms sharded among them (0: one per 2 CPUs, 1 to 4)").NonNegative()
 	fs.BoolVar(&f.skipMigrations, "postgres-skip-migrations", false,
 		"do not migrate the schema at start (run switchboard migrate first)")
 }
@@ -38,6 +47,9 @@ func (f *postgresFlags) open(set *config.Set, log *slog.Logger) (*postgres.Store
 	s, err := postgres.Open(ctx, f.url, postgres.Options{
 		MaxConns:         f.maxConns,
 		StatementTimeout: f.statementTimeout,
+		ConnectTimeout:   f.connectTimeout,
+		ReconnectBackoff: f.reconnectBackoff,
+		Committers:       f.committers,
 		SkipMigrations:   f.skipMigrations,
 		Logger:           log.With("store", "postgres"),
 	})

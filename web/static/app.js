@@ -468,6 +468,10 @@ function onError(f) {
     join(room(arg));
     return;
   }
+  if (what === 'join' && f.code === 'rate_limited') {
+    setTimeout(() => { if (S.open) join(room(arg)); }, 1500); // refused unread: ask again
+    return;
+  }
   if (what === 'join') {
     const r = room(arg);
     r.wanted = false;

@@ -33,6 +33,13 @@ var (
 	deliveriesDesc = desc("switchboard_fanout_deliveries_total", "Frames fan-out handed to room members' connections: messages and presence, typing, read, role and kicked events.")
 	dropsDesc      = desc("switchboard_fanout_dropped_total", "Fan-out frames a member's connection refused because it was already closing.")
 	ackDesc        = desc("switchboard_publish_ack_seconds", "Time from a publish frame's handler starting to its ack being written (the store append, mostly).")
+
+	busRelayedDesc  = desc("switchboard_cluster_relayed_total", "Payloads handed to the Redis bus for the other instances: stored messages and events. Zero on a single instance.")
+	busReceivedDesc = desc("switchboard_cluster_received_total", "Payloads the Redis bus delivered from other instances.")
+	busGapsDesc     = desc("switchboard_cluster_gaps_total", "Refills started because a room's delivery waited 200 ms (GapTimeout) for a missing seq (a publication the bus lost).")
+	busResyncsDesc  = desc("switchboard_cluster_resyncs_total", "Refills asked for by the bus, by cause: room (another instance's relay to it failed) or reconnect (the bus reconnected; every live room is refilled).", "cause")
+	refillsDesc     = desc("switchboard_cluster_refills_total", "Room refills from the store, by result: ok or failed (retried).", "result")
+	refilledDesc    = desc("switchboard_cluster_refilled_messages_total", "Messages refills read from the store and handed to fan-out because live delivery had not.")
 )
 
 // hsReasons names the engine's failed-handshake statuses.
@@ -109,7 +116,8 @@ func NewRoomCollector(s *room.Service) *RoomCollector { return &RoomCollector{s}
 
 // Describe implements prometheus.Collector.
 func (c *RoomCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{publishedDesc, deliveriesDesc, dropsDesc, ackDesc} {
+	for _, d := range []*prometheus.Desc{publishedDesc, deliveriesDesc, dropsDesc, ackDesc,
+		busRelayedDesc, busReceivedDesc, busGapsDesc, busResyncsDesc, refillsDesc, refilledDesc} {
 		ch <- d
 	}
 }
@@ -126,6 +134,18 @@ func (c *RoomCollector) Collect(ch chan<- prometheus.Metric) {
 		buckets[b] = h.Counts[i]
 	}
 	ch <- prometheus.MustNewConstHistogram(ackDesc, h.Count, h.Sum, buckets)
+	counter := func(d *prometheus.Desc, v uint64, labels ...string) {
+		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, float64(v), labels...)
+	}
+	cl := st.Cluster
+	counter(busRelayedDesc, cl.Relayed)
+	counter(busReceivedDesc, cl.Received)
+	counter(busGapsDesc, cl.Gaps)
+	counter(busResyncsDesc, cl.Resyncs, "room")
+	counter(busResyncsDesc, cl.Reconnects, "reconnect")
+	counter(refillsDesc, cl.Refills-cl.RefillFailures, "ok")
+	counter(refillsDesc, cl.RefillFailures, "failed")
+	counter(refilledDesc, cl.Refilled)
 }
 
 // BuildInfo is switchboard_build_info{version, revision, goversion} = 1.
