@@ -223,8 +223,8 @@ func TestScenarioRun(t *testing.T) {
 		if rep.Ready != 6 || rep.Finished != 60 || rep.Failure != "" {
 			t.Errorf("rep %d: %+v", i+1, rep)
 		}
-		if rep.Usage.WindowSeconds < 0.09 || rep.Usage.ServerRSS == 0 {
-			t.Errorf("rep %d: usage %+v, want a 100 ms window and the server's RSS", i+1, rep.Usage)
+		if rep.Usage.WindowSeconds <= 0 || rep.Usage.ServerRSS == 0 {
+			t.Errorf("rep %d: usage %+v, want a measured window and the server's RSS", i+1, rep.Usage)
 		}
 	}
 	m := res.Meta
