@@ -45,7 +45,7 @@ func TestCountsAddAndReport(t *testing.T) {
 		{AckedPerSec: 50, Failure: "seq check failed: 1 gaps", Counts: Counts{Gaps: 1}},
 	}}
 	r.Failure = "repetition 2: seq check failed"
-	r.Summarize()
+	r.Summary = summarize(r.Reps)
 	if r.Summary.Reps != 1 || r.Summary.AckedPerSec.Median != 100 || r.Summary.Gaps != 1 || r.Summary.Reconnects != 4 {
 		t.Fatalf("summary %+v", r.Summary)
 	}

@@ -5,21 +5,14 @@ import (
 	"errors"
 	"flag"
 	"fmt"
-	"io"
-	"log/slog"
-	"net/netip"
+	"net"
 	"strings"
 	"time"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/chatframe"
-	"github.com/switchboard-chat/switchboard/bench/internal/harness"
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
-	"github.com/switchboard-chat/switchboard/bench/internal/proc"
-	"github.com/switchboard-chat/switchboard/bench/internal/procfs"
-	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
-	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
-	"github.com/switchboard-chat/switchboard/bench/internal/target"
 )
 
 // Load is what every repetition asks of the server.
@@ -47,23 +40,19 @@ func (l Load) Describe() string {
 
 // Config is the chat scenario's flags.
 type Config struct {
-	ServerBin, ServerArgs, Name, Out, Repo, Path string
-	SrcBase                                      netip.Addr
-	Load                                         Load
-	Reps                                         int
-	Drain, HealthWait                            time.Duration
+	runner.Flags
+	runner.Timing
+	Load  Load
+	Drain time.Duration
 }
 
 func parseConfig(args []string) (Config, error) {
 	var c Config
 	fs := flag.NewFlagSet("chat", flag.ContinueOnError)
-	fs.StringVar(&c.ServerBin, "server-bin", "", "switchboard binary (required)")
-	fs.StringVar(&c.ServerArgs, "server-args", "serve --auth none --rate 100", "arguments before --addr/--admin-addr; the server must take ?user= (--auth none)")
-	fs.StringVar(&c.Name, "name", "switchboard-epoll", "name in reports")
-	fs.StringVar(&c.Out, "out", "", "output path without extension: <out>.json, <out>.md, <out>.server.log (required)")
-	fs.StringVar(&c.Repo, "repo", ".", "git repository of the server, for the commit in the report")
-	fs.StringVar(&c.Path, "path", "/ws", "chat WebSocket path")
-	src := fs.String("src-base", "127.0.0.2", "source address of the first worker; the next ones count up")
+	c.Flags.Register(fs, runner.FlagDefaults{ServerBinHelp: "switchboard binary", ServerArgs: "serve --auth none --rate 100",
+		ServerArgsHelp: "arguments before --addr/--admin-addr; the server must take ?user= (--auth none)",
+		Name:           "switchboard-epoll", NameHelp: "name in reports", Path: "/ws", PathHelp: "chat WebSocket path", Clients: 2})
+	c.Timing.Register(fs, 10*time.Second, 2*time.Second, "load before the window, not measured")
 	fs.IntVar(&c.Load.Users, "users", 400, "users, one connection each")
 	fs.IntVar(&c.Load.Rooms, "rooms", 20, "rooms")
 	fs.IntVar(&c.Load.RoomsPerUser, "rooms-per-user", 3, "rooms each user joins")
@@ -71,173 +60,90 @@ func parseConfig(args []string) (Config, error) {
 	fs.Float64Var(&c.Load.ReconnectRate, "reconnect-rate", 5, "reconnects/s in total (close, dial, join every room with since)")
 	fs.IntVar(&c.Load.TypingEvery, "typing-every", 2, "a typing frame before every n-th publish (0: none)")
 	fs.IntVar(&c.Load.ReadEvery, "read-every", 5, "a read receipt after every n-th message a user receives (0: none)")
-	duration := fs.Duration("duration", 10*time.Second, "measured window")
-	warmup := fs.Duration("warmup", 2*time.Second, "load before the window, not measured")
 	fs.DurationVar(&c.Drain, "drain", 5*time.Second, "longest wait for deliveries after the window")
-	fs.IntVar(&c.Load.Clients, "clients", 2, "worker processes, each with its own source address")
-	fs.IntVar(&c.Reps, "reps", 1, "repetitions, each against a freshly started server")
-	fs.DurationVar(&c.HealthWait, "health-timeout", 30*time.Second, "bound on waiting for /healthz")
-	if err := fs.Parse(args); err != nil {
+	if err := runner.Parse(fs, args, &c.Flags, &c.Timing); err != nil {
 		return c, err
 	}
-	if fs.NArg() > 0 {
-		return c, fmt.Errorf("unexpected argument %q", fs.Arg(0))
-	}
-	c.Load.WarmupSeconds, c.Load.DurationSeconds = warmup.Seconds(), duration.Seconds()
+	c.Load.Clients, c.Load.WarmupSeconds, c.Load.DurationSeconds = c.Clients, c.Warmup.Seconds(), c.Duration.Seconds()
 	l := c.Load
 	switch {
-	case c.ServerBin == "" || c.Out == "":
-		return c, errors.New("--server-bin and --out are required")
-	case l.Clients < 1 || l.Users < l.Clients || l.Users/l.Clients > 5000:
+	case l.Users < l.Clients || l.Users/l.Clients > 5000:
 		return c, errors.New("--users must be at least --clients and at most 5000 per worker (fd limits)")
 	case l.Rooms < 1 || l.RoomsPerUser < 1 || l.RoomsPerUser > l.Rooms || l.RoomsPerUser > 100:
 		return c, errors.New("--rooms-per-user must be between 1 and min(--rooms, 100)")
-	case l.PublishRate < 0 || l.ReconnectRate < 0 || *duration <= 0 || *warmup < 0 || c.Reps < 1:
-		return c, errors.New("rates must not be negative; --duration and --reps positive")
-	}
-	var err error
-	if c.SrcBase, err = netip.ParseAddr(*src); err != nil || !c.SrcBase.Is4() || !c.SrcBase.IsLoopback() {
-		return c, fmt.Errorf("--src-base %q must be an IPv4 loopback address", *src)
+	case l.PublishRate < 0 || l.ReconnectRate < 0:
+		return c, errors.New("rates must not be negative")
 	}
 	return c, nil
 }
 
-// Run is `swload chat`.
+// Run is `swload chat`. It writes the reports even when a repetition
+// fails, and returns an error in that case.
 func Run(args []string) error {
 	cfg, err := parseConfig(args)
 	if err != nil {
 		return err
 	}
-	ctx, stop, log := harness.Start(cfg.Name)
-	defer stop()
-	setup, err := harness.Prepare(cfg.ServerBin, cfg.Out)
-	if err != nil {
-		return err
-	}
-	logFile, err := harness.ServerLog(cfg.Out)
-	if err != nil {
-		return err
-	}
-	defer logFile.Close()
-	res := &Result{Name: cfg.Name, Load: cfg.Load, Meta: reportfile.NewRunMeta(cfg.Repo, setup.ServerBin, setup.Nofile, harness.Now())}
-	res.Meta.SourceAddrs = harness.SourceAddrs(cfg.SrcBase, cfg.Load.Clients)
-	failure, err := harness.Repeat(ctx, cfg.Reps, logFile, log, func(i int) error {
-		rep, err := runRep(ctx, cfg, res, setup.ServerBin, logFile, log.With("rep", i+1))
-		if err != nil {
-			rep.Failure = err.Error()
-		}
-		res.Reps = append(res.Reps, *rep)
-		return err
-	}, func(i int) {
-		rep := res.Reps[i]
-		log.Info("repetition measured", "rep", i+1, "acked_per_sec", fmt.Sprintf("%.0f", rep.AckedPerSec),
-			"deliveries_per_sec", fmt.Sprintf("%.0f", rep.DeliveriesPerSec), "p99_ms", fmt.Sprintf("%.3f", rep.Latency.P99),
-			"reconnects", rep.Reconnects, "gaps", rep.Gaps, "dups", rep.Dups)
-	})
-	res.Meta.Finished = harness.Now()
-	if failure != "" {
-		res.Failure = failure
-	}
-	return harness.Conclude(ctx, log, cfg.Out, &res.Failure, err, func() error {
-		res.Summarize()
-		return reportfile.Write(cfg.Out, res, WriteMarkdown)
-	}, func() []any { return []any{"conclusion", conclusion(res)} })
+	return runner.Scenario[Load, Rep, Summary, *report]{
+		Flags: cfg.Flags, Timing: cfg.Timing, Load: cfg.Load,
+		Rep: cfg.rep,
+		Measured: func(rep Rep) []any {
+			return []any{"acked_per_sec", fmt.Sprintf("%.0f", rep.AckedPerSec),
+				"deliveries_per_sec", fmt.Sprintf("%.0f", rep.DeliveriesPerSec), "p99_ms", fmt.Sprintf("%.3f", rep.Latency.P99),
+				"reconnects", rep.Reconnects, "gaps", rep.Gaps, "dups", rep.Dups}
+		},
+		Summarize: summarize, Markdown: WriteMarkdown, Conclusion: conclusion,
+	}.Run()
 }
 
-func runRep(ctx context.Context, cfg Config, res *Result, serverBin string, logFile io.Writer, log *slog.Logger) (*Rep, error) {
-	rep := &Rep{}
-	var server *proc.Child
-	var workers []*workerProc
-	defer func() {
-		if server != nil {
-			_ = server.Stop(5 * time.Second)
-		}
-		for _, w := range workers {
-			w.Quit(command{Op: opQuit})
-		}
-	}()
-	srv, err := harness.StartServer(ctx, log, cfg.Name, serverBin, cfg.ServerArgs, logFile, cfg.Out, cfg.HealthWait)
-	if srv != nil {
-		server = srv.Child
-		if res.Meta.ServerArgs == nil {
-			res.Meta.ServerArgs = srv.Args
-		}
-	}
-	if err != nil {
-		return rep, err
-	}
-	res.Meta.NofileServer = sysinfo.ProcNofile(server.Pid())
-	wsURL := "ws://" + srv.Addr + cfg.Path
-	l := cfg.Load
+// rep is one repetition in s: fresh rooms, the workers connect their
+// users, then the mix over one window and a drain. It returns the Rep as
+// far as it got.
+func (c Config) rep(ctx context.Context, s *runner.Session[*report]) (Rep, error) {
+	var rep Rep
+	l := c.Load
 	var rooms []string
 	for i := range l.Rooms {
 		rooms = append(rooms, RoomName(i))
 	}
-	if err := chatframe.CreateRooms(ctx, wsURL, rooms); err != nil {
+	if err := chatframe.CreateRooms(ctx, s.URL, rooms); err != nil {
 		return rep, fmt.Errorf("create rooms: %w", err)
 	}
-	src, lo := cfg.SrcBase, 0
-	for i := range l.Clients {
-		share := l.Users / l.Clients
-		if i < l.Users%l.Clients {
-			share++
-		}
+	lo := 0
+	err := s.StartWorkers("chat-worker", func(i int, src net.IP) ([]string, bool) {
+		share := runner.Share(l.Users, l.Clients, i)
 		frac := float64(share) / float64(l.Users)
-		wc := workerConfig{src: src.AsSlice(), url: wsURL, lo: lo, hi: lo + share, rooms: l.Rooms, roomsPerUser: l.RoomsPerUser,
+		wc := workerConfig{WorkerFlags: runner.WorkerFlags{Src: src, URL: s.URL}, lo: lo, hi: lo + share, rooms: l.Rooms, roomsPerUser: l.RoomsPerUser,
 			publishRate: l.PublishRate * frac, reconnectRate: l.ReconnectRate * frac, typingEvery: l.TypingEvery,
-			readEvery: l.ReadEvery, warmup: seconds(l.WarmupSeconds), duration: seconds(l.DurationSeconds), drain: cfg.Drain}
+			readEvery: l.ReadEvery, warmup: c.Warmup, duration: c.Duration, drain: c.Drain}
 		lo += share
-		w, err := startWorker(wc)
-		if err != nil {
-			return rep, err
-		}
-		workers = append(workers, w)
-		src = src.Next()
+		return wc.args(), true
+	})
+	if err != nil {
+		return rep, err
 	}
 	var problems []string
-	for _, w := range workers {
-		rd, err := w.Expect(ctx, evReady, 3*time.Minute)
-		if err != nil {
-			return rep, err
-		}
+	err = s.AwaitReady(ctx, 3*time.Minute, func(src string, rd *report) {
 		rep.Users += rd.Users
 		if rd.LastError != "" {
-			problems = append(problems, w.Src()+": "+rd.LastError)
+			problems = append(problems, src+": "+rd.LastError)
 		}
+	})
+	if err != nil {
+		return rep, err
 	}
 	if len(problems) > 0 {
 		return rep, fmt.Errorf("setup: %s", strings.Join(problems, "; "))
 	}
-	start := time.Now().Add(300 * time.Millisecond)
-	for _, w := range workers {
-		if err := w.Send(command{Op: opGo, StartUnixNano: start.UnixNano()}); err != nil {
-			return rep, err
-		}
-	}
-	warmupEnd := start.Add(seconds(l.WarmupSeconds))
-	if err := target.Sleep(ctx, time.Until(warmupEnd)); err != nil {
-		return rep, err
-	}
-	pids := []int{server.Pid()}
-	for _, w := range workers {
-		pids = append(pids, w.Pid())
-	}
-	win, err := harness.MeasureWindow(ctx, pids, warmupEnd.Add(seconds(l.DurationSeconds)))
+	m, err := s.Measure(ctx, c.Warmup, c.Duration)
 	if err != nil {
 		return rep, err
 	}
-	rep.ServerCPUCores = win.ServerCPU / win.Seconds
-	rep.OtherCPUCores = win.OtherCPUCores + win.StealCores
-	if st, err := procfs.ReadStatus(server.Pid()); err == nil {
-		rep.ServerRSS = st.VmRSS
-	}
+	u := m.Usage()
+	rep.ServerCPUCores, rep.OtherCPUCores, rep.ServerRSS = u.ServerCPUCores, u.Other(), u.ServerRSS
 	lastSeqs := map[string][]uint64{}
 	h := hist.New()
-	for _, w := range workers {
-		fin, err := w.Expect(ctx, evFinished, cfg.Drain+seconds(l.DurationSeconds)+time.Minute)
-		if err != nil {
-			return rep, err
-		}
+	late, err := s.Finish(ctx, c.Drain+c.Duration+time.Minute, func(fin *report) {
 		rep.Counts.add(fin.Counts)
 		for r, s := range fin.LastSeqs {
 			lastSeqs[r] = append(lastSeqs[r], s...)
@@ -245,10 +151,11 @@ func runRep(ctx context.Context, cfg Config, res *Result, serverBin string, logF
 		if fin.Hist != nil {
 			h.Merge(fin.Hist)
 		}
-		if fin.LateStartNS > int64(100*time.Millisecond) {
-			problems = append(problems, fmt.Sprintf("%s started %s late", w.Src(), time.Duration(fin.LateStartNS)))
-		}
+	})
+	if err != nil {
+		return rep, err
 	}
+	problems = append(problems, late...)
 	rep.Undelivered, rep.MembersBehind = undelivered(rep.Heads, lastSeqs)
 	rep.AckedPerSec = float64(rep.AcksInWindow) / l.DurationSeconds
 	rep.DeliveriesPerSec = float64(rep.Delivered) / l.DurationSeconds
@@ -273,5 +180,3 @@ func runRep(ctx context.Context, cfg Config, res *Result, serverBin string, logF
 	}
 	return rep, nil
 }
-
-func seconds(s float64) time.Duration { return time.Duration(s * float64(time.Second)) }

@@ -6,11 +6,12 @@
 // acked msgs/s and publish→delivery latency, and verifies that no member
 // saw a gap or a duplicate and that nothing acked went undelivered.
 //
-// Shape of a repetition (controller.go): switchboard starts on fresh
-// ports, one setup connection creates the rooms, --clients worker
-// processes (worker.go, `swload chat-worker`) connect their users, then
-// run the mix from one agreed instant, drain, and report their counters,
-// latency histogram and every member's last seq per room (wire.go). Only
+// Shape of a repetition (package runner runs them; Config.rep in
+// controller.go is chat's part): switchboard starts on fresh ports, one
+// setup connection creates the rooms, --clients worker processes
+// (worker.go, `swload chat-worker`) connect their users, then run the mix
+// from one agreed instant, drain, and report their counters, latency
+// histogram and every member's last seq per room (wire.go). Only
 // switchboard speaks this protocol; there is no peer row.
 //
 // Concurrency: a worker uses a goroutine per connection to read (users

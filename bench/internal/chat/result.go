@@ -5,18 +5,12 @@ import (
 	"io"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // Result is one `swload chat` run; the schema of <out>.json.
-type Result struct {
-	Name    string             `json:"name"`
-	Meta    reportfile.RunMeta `json:"meta"`
-	Load    Load               `json:"load"`
-	Reps    []Rep              `json:"reps"`
-	Summary Summary            `json:"summary"`
-	Failure string             `json:"failure,omitempty"`
-}
+type Result = runner.Result[Load, Rep, Summary]
 
 // Rep is one repetition against a freshly started server.
 type Rep struct {
@@ -31,6 +25,12 @@ type Rep struct {
 	OtherCPUCores    float64         `json:"other_cpu_cores"` // including steal
 	ServerRSS        uint64          `json:"server_rss_bytes"`
 	Failure          string          `json:"failure,omitempty"`
+}
+
+// Failed is rep marked as failed for why.
+func (rep Rep) Failed(why string) Rep {
+	rep.Failure = why
+	return rep
 }
 
 // Summary is over the clean repetitions; counters over all.
@@ -51,11 +51,12 @@ type Summary struct {
 	OtherCPUMax      float64        `json:"other_cpu_cores_max"`
 }
 
-// Summarize fills r.Summary.
-func (r *Result) Summarize() {
+// summarize summarizes the repetitions: the spreads over those without a
+// failure, the counters over all.
+func summarize(reps []Rep) Summary {
 	var acked, deliv, p50, p99, p999, cpu []float64
 	s := Summary{}
-	for _, rep := range r.Reps {
+	for _, rep := range reps {
 		s.Gaps += rep.Gaps
 		s.Dups += rep.Dups
 		s.Undelivered += rep.Undelivered
@@ -76,7 +77,7 @@ func (r *Result) Summarize() {
 	s.Reps = len(acked)
 	s.AckedPerSec, s.DeliveriesPerSec = summary.SpreadOf(acked), summary.SpreadOf(deliv)
 	s.P50MS, s.P99MS, s.P999MS, s.ServerCPUCores = summary.SpreadOf(p50), summary.SpreadOf(p99), summary.SpreadOf(p999), summary.SpreadOf(cpu)
-	r.Summary = s
+	return s
 }
 
 const method = "Each repetition starts switchboard afresh, creates the rooms, and starts the worker processes, each on its own " +
@@ -92,32 +93,24 @@ const method = "Each repetition starts switchboard afresh, creates the rooms, an
 
 // WriteMarkdown renders the report of one run.
 func WriteMarkdown(w io.Writer, r *Result) {
-	fmt.Fprintf(w, "# Chat mix: %s\n\n**Result:** %s\n\n%s\n\n", r.Name, conclusion(r), summary.Quietness(r.Summary.OtherCPUMax))
-	reportfile.WriteHowRun(w, r.Meta, r.Load.Describe())
-	fmt.Fprintf(w, "\n## Method\n\n"+method+"\n", summary.NoiseCores)
-	fmt.Fprintf(w, "\n## Repetitions\n\n| rep | acked msgs/s | deliveries/s | p50 ms | p99 ms | p99.9 ms | published | acks | skipped (reconnecting) | "+
-		"gaps | dups | undelivered | reconnects | resets | reads sent / received | typing received | server CPU cores | other CPU cores | RSS MiB | status |\n")
-	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	reportfile.WriteHead(w, "Chat mix: "+r.Name, conclusion(r), summary.Quietness(r.Summary.OtherCPUMax), r.Meta, r.Load.Describe(),
+		fmt.Sprintf(method, summary.NoiseCores))
+	reportfile.WriteRepsHead(w, "acked msgs/s", "deliveries/s", "p50 ms", "p99 ms", "p99.9 ms", "published", "acks", "skipped (reconnecting)",
+		"gaps", "dups", "undelivered", "reconnects", "resets", "reads sent / received", "typing received", "server CPU cores", "other CPU cores", "RSS MiB")
 	for i, rep := range r.Reps {
-		status := "ok"
-		if rep.Failure != "" {
-			status = "FAILED: " + rep.Failure
-		}
 		fmt.Fprintf(w, "| %d | %.0f | %.0f | %.3f | %.3f | %.3f | %d | %d | %d | %d | %d | %d | %d | %d | %d / %d | %d | %.2f | %.2f | %.1f | %s |\n",
 			i+1, rep.AckedPerSec, rep.DeliveriesPerSec, rep.Latency.P50, rep.Latency.P99, rep.Latency.P999, rep.Published, rep.Acks,
 			rep.SkippedDown, rep.Gaps, rep.Dups, rep.Undelivered, rep.Reconnects, rep.Resets, rep.Reads, rep.ReadsRecv, rep.TypingRecv,
-			rep.ServerCPUCores, rep.OtherCPUCores, float64(rep.ServerRSS)/(1<<20), status)
+			rep.ServerCPUCores, rep.OtherCPUCores, float64(rep.ServerRSS)/(1<<20), reportfile.Status(rep.Failure))
 	}
 	s := r.Summary
-	fmt.Fprintf(w, "\n## Summary over %d clean repetition(s): median [min..max]\n\n| metric | value |\n|---|---:|\n", s.Reps)
+	reportfile.WriteSummaryHead(w, s.Reps)
 	fmt.Fprintf(w, "| acked msgs/s | %s |\n| deliveries/s | %s |\n", summary.Text(s.AckedPerSec, "%.0f"), summary.Text(s.DeliveriesPerSec, "%.0f"))
 	fmt.Fprintf(w, "| delivery p50 / p99 / p99.9 ms | %s / %s / %s |\n", summary.Text(s.P50MS, "%.3f"), summary.Text(s.P99MS, "%.3f"), summary.Text(s.P999MS, "%.3f"))
 	fmt.Fprintf(w, "| server CPU cores | %s |\n", summary.Text(s.ServerCPUCores, "%.2f"))
 	fmt.Fprintf(w, "| gaps / duplicates / undelivered (all reps) | %d / %d / %d |\n", s.Gaps, s.Dups, s.Undelivered)
 	fmt.Fprintf(w, "| reconnects with since / publishes retried after one / resets (all reps) | %d / %d / %d |\n", s.Reconnects, s.Retries, s.Resets)
-	if r.Failure != "" {
-		fmt.Fprintf(w, "\n**FAILED:** %s\n", r.Failure)
-	}
+	reportfile.WriteEnd(w, r.Failure, "")
 }
 
 // conclusion is the plain-words line of a report.

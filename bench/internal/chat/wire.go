@@ -1,37 +1,21 @@
 package chat
 
-import "github.com/switchboard-chat/switchboard/bench/internal/hist"
-
-// The controller/worker protocol, one JSON object per line: the worker
-// connects its users, joins their rooms and reports "ready"; on "go" it
-// runs the mix, drains, reports "finished" (with every member's last seq
-// per room) and exits on "quit" or EOF after "bye".
-
-const (
-	opGo   = "go"
-	opQuit = "quit"
-
-	evReady    = "ready"
-	evFinished = "finished"
-	evBye      = "bye"
+import (
+	"github.com/switchboard-chat/switchboard/bench/internal/hist"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 )
 
-type command struct {
-	Op            string `json:"op"`
-	StartUnixNano int64  `json:"start_unix_nano,omitempty"`
-}
-
+// report is what a chat worker writes over runner's protocol: "ready" once
+// its users are connected and joined, "finished" after the window and the
+// drain, with every member's last seq per room.
 type report struct {
-	Event     string `json:"event"`
-	Pid       int    `json:"pid,omitempty"`
-	Src       string `json:"src,omitempty"`
+	runner.Header
 	Users     int    `json:"users,omitempty"`
 	LastError string `json:"ready_error,omitempty"`
 
 	Counts
-	LastSeqs    map[string][]uint64 `json:"last_seqs,omitempty"` // room → every member's last seq after the drain
-	LateStartNS int64               `json:"late_start_ns,omitempty"`
-	Hist        *hist.Histogram     `json:"hist,omitempty"`
+	LastSeqs map[string][]uint64 `json:"last_seqs,omitempty"` // room → every member's last seq after the drain
+	Hist     *hist.Histogram     `json:"hist,omitempty"`
 }
 
 // Counts is what workers add up.

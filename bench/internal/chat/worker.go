@@ -2,14 +2,12 @@ package chat
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"net"
 	"net/url"
-	"os"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -19,15 +17,14 @@ import (
 
 	"github.com/switchboard-chat/switchboard/bench/internal/chatframe"
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
-	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
-	"github.com/switchboard-chat/switchboard/bench/internal/workerproc"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 	"github.com/switchboard-chat/switchboard/bench/internal/wsclient"
 )
 
-// workerConfig is one worker's share: users [lo, hi) of the run.
+// workerConfig is one worker's share: users [lo, hi) of the run. Its URL
+// is the chat endpoint without the query.
 type workerConfig struct {
-	src           net.IP
-	url           string // ws://host:port/ws, without the query
+	runner.WorkerFlags
 	lo, hi        int
 	rooms         int     // rooms in the run
 	roomsPerUser  int     // rooms each user joins
@@ -41,18 +38,17 @@ type workerConfig struct {
 }
 
 func (c workerConfig) args() []string {
-	return []string{"--src", c.src.String(), "--url", c.url, "--lo", fmt.Sprint(c.lo), "--hi", fmt.Sprint(c.hi),
+	return append(c.WorkerFlags.Args(), "--lo", fmt.Sprint(c.lo), "--hi", fmt.Sprint(c.hi),
 		"--rooms", fmt.Sprint(c.rooms), "--rooms-per-user", fmt.Sprint(c.roomsPerUser),
 		"--publish-rate", fmt.Sprint(c.publishRate), "--reconnect-rate", fmt.Sprint(c.reconnectRate),
 		"--typing-every", fmt.Sprint(c.typingEvery), "--read-every", fmt.Sprint(c.readEvery),
-		"--warmup", c.warmup.String(), "--duration", c.duration.String(), "--drain", c.drain.String()}
+		"--warmup", c.warmup.String(), "--duration", c.duration.String(), "--drain", c.drain.String())
 }
 
 func parseWorkerConfig(args []string) (workerConfig, error) {
 	var c workerConfig
 	fs := flag.NewFlagSet("chat-worker", flag.ContinueOnError)
-	src := fs.String("src", "127.0.0.2", "loopback source address to dial from")
-	fs.StringVar(&c.url, "url", "", "chat WebSocket URL without query, e.g. ws://127.0.0.1:8080/ws")
+	c.WorkerFlags.Register(fs, "chat WebSocket URL without query, e.g. ws://127.0.0.1:8080/ws")
 	fs.IntVar(&c.lo, "lo", 0, "first user index")
 	fs.IntVar(&c.hi, "hi", 0, "one past the last user index")
 	fs.IntVar(&c.rooms, "rooms", 1, "rooms in the run")
@@ -64,15 +60,10 @@ func parseWorkerConfig(args []string) (workerConfig, error) {
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "not counted")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured")
 	fs.DurationVar(&c.drain, "drain", 5*time.Second, "longest wait for deliveries after the window")
-	if err := fs.Parse(args); err != nil {
+	if err := runner.Parse(fs, args, &c.WorkerFlags); err != nil {
 		return c, err
 	}
-	c.src = net.ParseIP(*src)
 	switch {
-	case c.src == nil || !c.src.IsLoopback():
-		return c, fmt.Errorf("--src %q is not a loopback address", *src)
-	case c.url == "":
-		return c, errors.New("--url is required")
 	case c.lo < 0 || c.hi <= c.lo || c.rooms < 1 || c.roomsPerUser < 1 || c.roomsPerUser > c.rooms:
 		return c, errors.New("bad --lo/--hi, --rooms or --rooms-per-user")
 	case c.publishRate < 0 || c.reconnectRate < 0 || c.typingEvery < 0 || c.readEvery < 0:
@@ -139,43 +130,20 @@ func RunWorker(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := sysinfo.RaiseNofile(); err != nil {
-		return fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
-	}
-	enc := json.NewEncoder(stdout)
-	next := workerproc.Commands(stdin, command{Op: opQuit})
-	w := &worker{cfg: cfg, dialer: wsclient.Dialer{Source: cfg.src, Timeout: 10 * time.Second}, hist: hist.New()}
-	defer w.closeAll()
-	ready := report{Event: evReady, Pid: os.Getpid(), Src: cfg.src.String()}
-	if err := w.connectAll(); err != nil {
-		ready.LastError = err.Error()
-	}
-	ready.Users = len(w.clients)
-	if err := enc.Encode(ready); err != nil {
-		return err
-	}
-	cmd, err := next()
-	if err != nil || cmd.Op == opQuit {
-		return err
-	}
-	if cmd.Op != opGo {
-		return fmt.Errorf("unexpected op %q", cmd.Op)
-	}
-	fin := w.run(time.Unix(0, cmd.StartUnixNano))
-	fin.Src = cfg.src.String()
-	if err := enc.Encode(fin); err != nil {
-		return err
-	}
-	for {
-		cmd, err := next()
-		if err != nil {
-			return err
-		}
-		if cmd.Op == opQuit {
-			w.closeAll()
-			return enc.Encode(report{Event: evBye, Src: cfg.src.String()})
-		}
-	}
+	w := &worker{cfg: cfg, dialer: wsclient.Dialer{Source: cfg.Src, Timeout: 10 * time.Second}, hist: hist.New()}
+	return runner.Worker[*report]{
+		Src: cfg.Src.String(),
+		Setup: func() (*report, error) {
+			ready := &report{}
+			if err := w.connectAll(); err != nil {
+				ready.LastError = err.Error()
+			}
+			ready.Users = len(w.clients)
+			return ready, nil
+		},
+		Run:   w.run,
+		Close: w.closeAll,
+	}.Serve(stdin, stdout)
 }
 
 // connectAll dials every user and joins its rooms, waiting for every
@@ -210,7 +178,7 @@ func (w *worker) connectAll() error {
 func (c *client) connect(resume bool) error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	conn, err := c.w.dialer.Dial(ctx, c.w.cfg.url+"?user="+url.QueryEscape(c.user))
+	conn, err := c.w.dialer.Dial(ctx, c.w.cfg.URL+"?user="+url.QueryEscape(c.user))
 	if err != nil {
 		return err
 	}
@@ -401,13 +369,9 @@ func (c *client) publish(id, frame string) error {
 
 // run drives the mix from start: open-loop publishes (with typing before
 // some), reconnects at their own rate; then drains and reports.
-func (w *worker) run(start time.Time) report {
-	fin := report{Event: evFinished}
-	if wait := time.Until(start); wait > 0 {
-		time.Sleep(wait)
-	} else {
-		fin.LateStartNS = int64(-wait)
-	}
+func (w *worker) run(start time.Time) *report {
+	fin := &report{}
+	time.Sleep(time.Until(start))
 	w.window.warmupEnd, w.window.end = start.Add(w.cfg.warmup), start.Add(w.cfg.warmup+w.cfg.duration)
 	w.started.Store(true)
 	var wg sync.WaitGroup
@@ -439,7 +403,7 @@ func (w *worker) run(start time.Time) report {
 			if w.cfg.typingEvery > 0 && k%w.cfg.typingEvery == 0 {
 				_ = c.send(`{"type":"typing","room":` + strconv.Quote(room) + `}`)
 			}
-			id := w.cfg.src.String() + "-" + strconv.Itoa(k)
+			id := w.cfg.Src.String() + "-" + strconv.Itoa(k)
 			err := c.publish(id, `{"type":"publish","room":`+strconv.Quote(room)+`,"id":"`+id+`","body":{"t":`+strconv.FormatInt(due.UnixNano(), 10)+`}}`)
 			w.count(func(k *Counts) {
 				if err != nil {
@@ -479,11 +443,4 @@ func (w *worker) closeAll() {
 		}
 		c.mu.Unlock()
 	}
-}
-
-// workerProc is the controller's handle on one chat-worker process.
-type workerProc = workerproc.Proc[report]
-
-func startWorker(cfg workerConfig) (*workerProc, error) {
-	return workerproc.Start("chat-worker", cfg.src.String(), cfg.args(), func(r report) string { return r.Event })
 }

@@ -3,7 +3,9 @@
 // median [min..max] of its clean repetitions, and for chosen metrics the
 // ratio baseline ÷ server over every pair of repetitions. A scenario turns
 // its results into Series and chooses the Columns; compare knows nothing
-// about what the numbers mean. It has no state.
+// about what the numbers mean. Report (report.go) is the whole
+// `<scenario>-report` command around those tables, with the scenario's
+// texts. It has no state.
 package compare
 
 import (

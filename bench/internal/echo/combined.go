@@ -1,52 +1,40 @@
 package echo
 
 import (
-	"flag"
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/compare"
-	"github.com/switchboard-chat/switchboard/bench/internal/plot"
 	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // RunReport is `swload echo-report --in A.json [B.json ...] --out X.md
-// [--svg X.svg] [--baseline NAME]`. --in takes globs and also every
-// following argument that is not a flag, so an unquoted shell glob works.
-// It also writes X.json with every result and comparison.
-func RunReport(args []string) error {
-	var baseline *string
-	c, err := reportfile.ParseCombined("echo-report", "SVG chart of throughput and latency percentiles per server to write (optional)", args, func(fs *flag.FlagSet) {
-		baseline = fs.String("baseline", "switchboard-epoll", "server the ratios are taken against (baseline ÷ other); the first input of a load when absent")
-	})
-	if err != nil {
-		return err
-	}
-	results, err := reportfile.ReadAll[Result](c.Paths)
-	if err != nil {
-		return err
-	}
-	groups := GroupByLoad(results, c.Paths, *baseline)
-	var md strings.Builder
-	WriteCombined(&md, groups, c.SVGName())
-	data := struct {
-		Scenario    string  `json:"scenario"`
-		Baseline    string  `json:"baseline"`
-		OtherCPUMax float64 `json:"other_cpu_cores_max"`
-		Quiet       bool    `json:"quiet"`
-		Groups      []Group `json:"groups"`
-	}{"echo", *baseline, otherMax(groups), otherMax(groups) <= NoiseCores, groups}
-	return c.Write(md.String(), data, func(w io.Writer) error {
-		return plot.WriteSideBySide(w, Charts(groups)...)
-	})
-}
+// [--svg X.svg] [--baseline NAME]`; it also writes X.json with every
+// result and comparison.
+func RunReport(args []string) error { return combined.RunReport(args) }
 
 // Group is the runs that applied one load, compared side by side.
 type Group = compare.Group[Load, *Result]
 
-var scenario = compare.Scenario[Load, *Result]{Load: func(r *Result) Load { return r.Load }, Series: series, Columns: columns}
+var combined = compare.Report[Load, *Result]{
+	Scenario: compare.Scenario[Load, *Result]{Load: func(r *Result) Load { return r.Load }, Series: series, Columns: columns},
+	Name:     "echo",
+	Title:    "Echo throughput and latency, side by side",
+	SVGUsage: "SVG chart of throughput and latency percentiles per server to write (optional)",
+	ChartAlt: "throughput and latency percentiles per server",
+	Intro: "Every server ran one after the other under the same load, each repetition against a fresh process. " +
+		"Spreads are median [min..max] over the clean repetitions. A ratio is the baseline's value divided by the other " +
+		"server's, over every pair of their repetitions: throughput above ×1 means the baseline echoed more, p99 and CPU " +
+		"below ×1 mean it was faster and cheaper.",
+	Footer: "msgs/s counts echoes received in the measured window. Load generator and server share the machine's cores, " +
+		"so the client's CPU use is part of the picture: a server that needs less CPU per message " +
+		"leaves more to the clients and so may also show more throughput. \"Other CPU\" is what the rest of the machine used in the worst repetition.",
+	EachTitle:       "Each server",
+	Read:            reportfile.ReadAll[Result],
+	Conclusion:      conclusion,
+	Run:             func(r *Result) reportfile.Run { return reportfile.Run{Label: r.Name, Meta: r.Meta} },
+	GroupConclusion: combinedConclusion,
+}
 
 // columns are the echo table's metrics; chart titles name the load.
 func columns(l Load) []compare.Column {
@@ -84,12 +72,6 @@ func series(r *Result) compare.Series {
 	return s
 }
 
-// GroupByLoad splits results (read from sources) by load, in order of
-// first appearance, and compares each group against baseline.
-func GroupByLoad(results []*Result, sources []string, baseline string) []Group {
-	return scenario.Groups(results, sources, baseline)
-}
-
 // Compare builds the rows of results that applied one load, baseline
 // first (the first result when none has that name); base is the name
 // used.
@@ -102,49 +84,6 @@ func Compare(results []*Result, baseline string) (rows []compare.Row, base strin
 		return nil, baseline
 	}
 	return compare.Rows(ss, baseline, columns(results[0].Load))
-}
-
-func otherMax(groups []Group) float64 { return compare.GroupsOtherMax(groups) }
-
-// WriteCombined renders the side-by-side report of every group. svg,
-// when not empty, is linked as an image.
-func WriteCombined(w io.Writer, groups []Group, svg string) {
-	fmt.Fprintf(w, "# Echo throughput and latency, side by side\n\n")
-	if len(groups) == 0 {
-		fmt.Fprintf(w, "No results.\n")
-		return
-	}
-	fmt.Fprintf(w, "%s\n\n", summary.Quietness(otherMax(groups)))
-	if svg != "" {
-		fmt.Fprintf(w, "![throughput and latency percentiles per server](%s)\n\n", svg)
-	}
-	fmt.Fprintf(w, "Every server ran one after the other under the same load, each repetition against a fresh process. "+
-		"Spreads are median [min..max] over the clean repetitions. A ratio is the baseline's value divided by the other "+
-		"server's, over every pair of their repetitions: throughput above ×1 means the baseline echoed more, p99 and CPU "+
-		"below ×1 mean it was faster and cheaper.\n")
-	var runs []reportfile.Run
-	for _, g := range groups {
-		fmt.Fprintf(w, "\n## %s\n\n", g.Load.Describe())
-		cols := columns(g.Load)
-		compare.WriteTable(w, g.Rows, g.Base, cols)
-		if n := compare.Noisy(g.Rows); n != "" {
-			fmt.Fprintf(w, "\n%s\n", n)
-		}
-		fmt.Fprintf(w, "\n**Conclusion:** %s\n", combinedConclusion(g.Rows, g.Base, cols))
-		for i, r := range g.Results {
-			runs = append(runs, reportfile.Run{Label: r.Name, Meta: r.Meta, Source: g.Sources[i]})
-		}
-	}
-	fmt.Fprintf(w, "\nmsgs/s counts echoes received in the measured window. Load generator and server share the machine's cores, "+
-		"so the client's CPU use is part of the picture: a server that needs less CPU per message "+
-		"leaves more to the clients and so may also show more throughput. \"Other CPU\" is what the rest of the machine used in the worst repetition.\n")
-	fmt.Fprintf(w, "\n## Each server\n\n")
-	for _, g := range groups {
-		for _, r := range g.Results {
-			fmt.Fprintf(w, "- %s\n", conclusion(r))
-		}
-	}
-	reportfile.WriteRuns(w, runs)
 }
 
 // combinedConclusion names the fastest server and how the baseline
@@ -165,7 +104,3 @@ func combinedConclusion(rows []compare.Row, base string, cols []compare.Column) 
 	}
 	return s
 }
-
-// Charts draws, for each group, median throughput and the median p50, p99
-// and p99.9 per server, with the min..max of the repetitions as whiskers.
-func Charts(groups []Group) []plot.Panel { return scenario.Panels(groups) }

@@ -2,18 +2,20 @@
 // second a WebSocket server echoes, at what round-trip latency and at what
 // CPU cost, under identical load for every server compared.
 //
-// Shape of a run: for each repetition the controller (Run, controller.go)
-// starts the server under test on fresh ports and N worker processes
+// Shape of a run: package runner runs the repetitions, each against the
+// server under test started afresh on fresh ports, with N worker processes
 // (RunWorker, worker.go, re-executed as `swload echo-worker`), each bound to
 // its own loopback source address and given its share of the connections
-// and of the open-loop rate in its flags. Workers dial, hand the sockets to
-// their event loops (loop.go) and report "ready"; the controller checks the
-// server's own connection count and sends every worker the same wall-clock
-// start time over a JSON-lines protocol (wire.go). It samples server and
-// worker CPU at the edges of the measured window and the server's RSS at
-// its end, then merges the workers' latency histograms (package hist) into
-// a Rep. Result, Summarize (result.go) and the reports (report.go,
-// combined.go) turn repetitions into medians, spreads and ratios.
+// and of the open-loop rate in its flags. What is echo's own: the load and
+// its checks (controller.go), the workers' event loops (loop.go), the
+// report (wire.go) and the metrics. Workers dial, hand the sockets to their
+// event loops and report "ready"; the repetition (Config.rep) checks the
+// server's own connection count, starts every worker at one wall-clock
+// instant, has the server's and workers' CPU measured over the window and
+// the server's RSS at its end, and merges the workers' latency histograms
+// (package hist) into a Rep. summarize (result.go) and the reports
+// (report.go, and combined.go through package compare) turn repetitions
+// into medians, spreads and ratios.
 //
 // Concurrency: the controller is one goroutine apart from one reader per
 // worker stdout. A worker runs one goroutine per event loop (--loops, 1 by

@@ -94,24 +94,11 @@ type loop struct {
 // maxEcho bounds a frame the loop accepts from the server.
 const maxEcho = 16 << 20
 
-// detached is a connection taken out of the Go runtime after its handshake
-// (wsclient.Conn.Detach): a non-blocking fd and the bytes already read past
-// the handshake response.
-type detached struct {
-	fd       int
-	buffered []byte
-}
-
 // newLoop takes ownership of the fds, also on error.
-func newLoop(fds []detached, frame []byte, size, inflight int, rate float64) (*loop, error) {
+func newLoop(fds []evloop.Dialed, frame []byte, size, inflight int, rate float64) (*loop, error) {
 	l := &loop{frame: frame, size: size, inflight: inflight, rate: rate,
 		stats: loopStats{Hist: hist.New()}}
-	raw := make([]int, len(fds))
-	buffered := make([][]byte, len(fds))
-	for i, d := range fds {
-		raw[i], buffered[i] = d.fd, d.buffered
-	}
-	el, err := evloop.New(raw, buffered, evloop.Config{
+	el, err := evloop.New(fds, evloop.Config{
 		RBufCap:  max(4096, 2*len(frame)),
 		MaxFrame: maxEcho,
 		Timer:    rate > 0,

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/evloop"
 )
 
 func TestSendTimesFIFO(t *testing.T) {
@@ -48,7 +50,7 @@ func TestOpenLoopCountsLatenessFromDueTime(t *testing.T) {
 	}
 	defer unix.Close(fds[1])
 	frame := []byte{0x82, 0x80, 0, 0, 0, 0} // an empty masked binary frame
-	l, err := newLoop([]detached{{fd: fds[0]}}, frame, 0, 1, 100)
+	l, err := newLoop([]evloop.Dialed{{FD: fds[0]}}, frame, 0, 1, 100)
 	if err != nil {
 		t.Fatal(err)
 	}

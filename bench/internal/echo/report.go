@@ -8,14 +8,6 @@ import (
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
-// writeResult writes <out>.json and <out>.md.
-func writeResult(out string, res *Result) error {
-	return reportfile.Write(out, res, WriteMarkdown)
-}
-
-// ReadResult loads a Result written by a run.
-func ReadResult(path string) (*Result, error) { return reportfile.Read[Result](path) }
-
 // Describe says in words what load a run applied.
 func (l Load) Describe() string {
 	mode := fmt.Sprintf("closed loop, %d message(s) in flight per connection", l.Inflight)
@@ -26,40 +18,29 @@ func (l Load) Describe() string {
 		l.Conns, l.Size, mode, l.WarmupSeconds, l.DurationSeconds, l.Clients, l.Loops)
 }
 
+const method = "Each repetition starts the server afresh, waits for `/healthz`, and starts the worker processes, each dialing " +
+	"its share of the connections from its own loopback source address. Once the server's `/debug/stats` reports every " +
+	"connection, all workers start at one agreed instant. A worker drives its connections from one epoll loop per " +
+	"`--loops` (no goroutine per connection), sends masked binary frames and times every echo from the moment its message " +
+	"was sent (closed loop) or was due (open loop, which corrects for coordinated omission). Echoes that arrive in the " +
+	"warmup are not counted. Latencies go into a log-linear histogram (values within 0.8%%); msgs/s is echoes received in " +
+	"the window divided by its length. Server CPU is utime+stime from `/proc/PID/stat` over the same window (10 ms ticks); " +
+	"client CPU is the same for the workers, which share the machine with the server. \"Other CPU\" is the task CPU of the whole machine (`/proc/stat` user+nice+system, plus steal) that neither used: other processes competing for the cores; a repetition with more than %.1f cores of it is called noisy. RSS is VmRSS at the window's end " +
+	"with every connection still open."
+
 // WriteMarkdown renders the human report of one run.
 func WriteMarkdown(w io.Writer, r *Result) {
-	m := r.Meta
-	fmt.Fprintf(w, "# Echo throughput and latency: %s\n\n", r.Name)
-	fmt.Fprintf(w, "**Result:** %s\n\n", conclusion(r))
-
-	reportfile.WriteHowRun(w, m, r.Load.Describe())
-
-	fmt.Fprintf(w, "\n## Method\n\n")
-	fmt.Fprintf(w, "Each repetition starts the server afresh, waits for `/healthz`, and starts the worker processes, each dialing "+
-		"its share of the connections from its own loopback source address. Once the server's `/debug/stats` reports every "+
-		"connection, all workers start at one agreed instant. A worker drives its connections from one epoll loop per "+
-		"`--loops` (no goroutine per connection), sends masked binary frames and times every echo from the moment its message "+
-		"was sent (closed loop) or was due (open loop, which corrects for coordinated omission). Echoes that arrive in the "+
-		"warmup are not counted. Latencies go into a log-linear histogram (values within 0.8%%); msgs/s is echoes received in "+
-		"the window divided by its length. Server CPU is utime+stime from `/proc/PID/stat` over the same window (10 ms ticks); "+
-		"client CPU is the same for the workers, which share the machine with the server. \"Other CPU\" is the task CPU of the whole machine (`/proc/stat` user+nice+system, plus steal) that neither used: other processes competing for the cores; a repetition with more than %.1f cores of it is called noisy. RSS is VmRSS at the window's end "+
-		"with every connection still open.\n", NoiseCores)
-
-	fmt.Fprintf(w, "\n## Repetitions\n\n")
-	fmt.Fprintf(w, "| rep | msgs/s | p50 ms | p90 ms | p99 ms | p99.9 ms | max ms | server CPU s / 1M msgs | server CPU cores | client CPU s | other CPU cores | RSS MiB | threads | sent | outstanding at end | status |\n")
-	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	reportfile.WriteHead(w, "Echo throughput and latency: "+r.Name, conclusion(r), "", r.Meta, r.Load.Describe(), fmt.Sprintf(method, summary.NoiseCores))
+	reportfile.WriteRepsHead(w, "msgs/s", "p50 ms", "p90 ms", "p99 ms", "p99.9 ms", "max ms", "server CPU s / 1M msgs", "server CPU cores",
+		"client CPU s", "other CPU cores", "RSS MiB", "threads", "sent", "outstanding at end")
 	for i, rep := range r.Reps {
-		status := "ok"
-		if rep.Failure != "" {
-			status = "FAILED: " + rep.Failure
-		}
 		fmt.Fprintf(w, "| %d | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f | %.2f | %.2f | %.2f | %.2f | %.1f | %d | %d | %d | %s |\n",
 			i+1, rep.MsgsPerSec, rep.Latency.P50, rep.Latency.P90, rep.Latency.P99, rep.Latency.P999, rep.Latency.Max,
-			rep.ServerCPUPerMillion, rep.ServerCPUCores, rep.ClientCPUSeconds, rep.OtherCPUCores+rep.StealCores, float64(rep.ServerRSS)/(1<<20),
-			rep.ServerThreads, rep.Sent, rep.Outstanding, status)
+			rep.ServerCPUPerMillion, rep.ServerCPUCores, rep.ClientCPUSeconds, rep.Other(), float64(rep.ServerRSS)/(1<<20),
+			rep.ServerThreads, rep.Sent, rep.Outstanding, reportfile.Status(rep.Failure))
 	}
 	s := r.Summary
-	fmt.Fprintf(w, "\n## Summary over %d clean repetition(s): median [min..max]\n\n| metric | value |\n|---|---:|\n", s.Reps)
+	reportfile.WriteSummaryHead(w, s.Reps)
 	fmt.Fprintf(w, "| msgs/s | %s |\n", summary.Text(s.MsgsPerSec, "%.0f"))
 	fmt.Fprintf(w, "| p50 ms | %s |\n", summary.Text(s.P50MS, "%.3f"))
 	fmt.Fprintf(w, "| p90 ms | %s |\n", summary.Text(s.P90MS, "%.3f"))
@@ -69,28 +50,15 @@ func WriteMarkdown(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "| server CPU s per 1M msgs | %s |\n", summary.Text(s.CPUPerMillion, "%.2f"))
 	fmt.Fprintf(w, "| server CPU cores | %s |\n", summary.Text(s.CPUCores, "%.2f"))
 	fmt.Fprintf(w, "| server RSS MiB | %s |\n", summary.Text(summary.Scale(s.RSSBytes, 1<<20), "%.1f"))
-	if r.Failure != "" {
-		fmt.Fprintf(w, "\n**FAILED:** %s\n", r.Failure)
-	}
-	fmt.Fprintf(w, "\n## Conclusion\n\n%s\n", conclusion(r))
+	reportfile.WriteEnd(w, r.Failure, conclusion(r))
 }
 
 // conclusion is the plain-words line of a report.
 func conclusion(r *Result) string {
 	s := r.Summary
-	if s.Reps == 0 {
-		return fmt.Sprintf("%s: no clean repetition, nothing measured (%s).", r.Name, r.Failure)
-	}
-	out := fmt.Sprintf("%s echoed %s msgs/s (median of %d, range %.0f..%.0f) over %d connections × %d B with p50 %.3f ms and p99 %.3f ms "+
+	return r.Conclusion(s.Reps, fmt.Sprintf("%s echoed %s msgs/s (median of %d, range %.0f..%.0f) over %d connections × %d B with p50 %.3f ms and p99 %.3f ms "+
 		"(range %.3f..%.3f), spending %.2f server CPU seconds per million messages (%.2f cores) at %.1f MiB RSS.",
 		r.Name, summary.Thousands(s.MsgsPerSec.Median), s.Reps, s.MsgsPerSec.Min, s.MsgsPerSec.Max, r.Load.Conns, r.Load.Size,
-		s.P50MS.Median, s.P99MS.Median, s.P99MS.Min, s.P99MS.Max, s.CPUPerMillion.Median, s.CPUCores.Median, s.RSSBytes.Median/(1<<20))
-	if s.NoisyReps > 0 {
-		out += fmt.Sprintf(" NOISY: other processes used up to %.2f cores during %d of %d repetitions, so these numbers understate the server.",
-			s.OtherCPUMax, s.NoisyReps, len(r.Reps))
-	}
-	if r.Failure != "" {
-		out += " Some repetitions FAILED: " + r.Failure
-	}
-	return out
+		s.P50MS.Median, s.P99MS.Median, s.P99MS.Min, s.P99MS.Max, s.CPUPerMillion.Median, s.CPUCores.Median, s.RSSBytes.Median/(1<<20)),
+		s.Noise.Note(len(r.Reps), ", so these numbers understate the server."))
 }

@@ -5,58 +5,18 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/switchboard-chat/switchboard/bench/internal/hist"
 	"github.com/switchboard-chat/switchboard/bench/internal/plot"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
-func TestSpreadOf(t *testing.T) {
-	tests := []struct {
-		in   []float64
-		want Spread
-	}{
-		{nil, Spread{}},
-		{[]float64{7}, Spread{Median: 7, Min: 7, Max: 7, N: 1}},
-		{[]float64{3, 1, 2}, Spread{Median: 2, Min: 1, Max: 3, N: 3}},
-		{[]float64{10, 40, 20, 30}, Spread{Median: 25, Min: 10, Max: 40, N: 4}},
-	}
-	for _, tc := range tests {
-		in := append([]float64(nil), tc.in...)
-		if got := SpreadOf(tc.in); got != tc.want {
-			t.Errorf("SpreadOf(%v) = %+v, want %+v", tc.in, got, tc.want)
-		}
-		for i := range in {
-			if in[i] != tc.in[i] {
-				t.Fatalf("SpreadOf reordered its input")
-			}
-		}
-	}
-}
-
-func TestCPUPerMillionAndLatency(t *testing.T) {
+func TestCPUPerMillion(t *testing.T) {
 	if got := cpuPerMillion(2.5, 500_000); got != 5 {
 		t.Errorf("cpuPerMillion = %v, want 5", got)
 	}
 	if got := cpuPerMillion(1, 0); got != 0 {
 		t.Errorf("cpuPerMillion with no messages = %v, want 0", got)
 	}
-	h := hist.New()
-	for i := 1; i <= 1000; i++ {
-		h.Record(int64(i) * 1000) // 1 µs .. 1 ms
-	}
-	l := LatencyOf(h)
-	near := func(name string, got, want float64) {
-		t.Helper()
-		if got < want || got > want*1.01 {
-			t.Errorf("%s = %v ms, want %v (+1%%)", name, got, want)
-		}
-	}
-	near("p50", l.P50, 0.5)
-	near("p90", l.P90, 0.9)
-	near("p99", l.P99, 0.99)
-	near("p999", l.P999, 0.999)
-	near("max", l.Max, 1)
-	near("mean", l.Mean, 0.5005)
 }
 
 // result makes a run with one repetition per throughput given; p99 is
@@ -64,21 +24,21 @@ func TestCPUPerMillionAndLatency(t *testing.T) {
 func result(name string, failedReps int, tputs ...float64) *Result {
 	r := &Result{Name: name, Load: Load{Conns: 100, Size: 64, Inflight: 1, WarmupSeconds: 2, DurationSeconds: 10, Clients: 2, Loops: 1}}
 	for _, tp := range tputs {
-		r.Reps = append(r.Reps, Rep{MsgsPerSec: tp, Latency: Latency{P50: 500 / tp, P99: 1000 / tp},
-			ServerCPUPerMillion: 1e6 / tp, ServerRSS: 10 << 20})
+		r.Reps = append(r.Reps, Rep{MsgsPerSec: tp, Latency: summary.Latency{P50: 500 / tp, P99: 1000 / tp},
+			ServerCPUPerMillion: 1e6 / tp, Usage: runner.Usage{ServerRSS: 10 << 20}})
 	}
 	for range failedReps {
 		r.Reps = append(r.Reps, Rep{MsgsPerSec: 1, Failure: "connections lost"})
 		r.Failure = "repetition: connections lost"
 	}
-	r.Summarize()
+	r.Summary = summarize(r.Reps)
 	return r
 }
 
 func TestSummarizeSkipsFailedReps(t *testing.T) {
 	r := result("x", 1, 100, 300, 200)
 	s := r.Summary
-	if s.Reps != 3 || s.MsgsPerSec != (Spread{Median: 200, Min: 100, Max: 300, N: 3}) {
+	if s.Reps != 3 || s.MsgsPerSec != (summary.Spread{Median: 200, Min: 100, Max: 300, N: 3}) {
 		t.Fatalf("summary %+v", s.MsgsPerSec)
 	}
 	if s.P99MS.Median != 5 || s.P99MS.Min != 1000.0/300 || s.P99MS.Max != 10 {
@@ -130,9 +90,9 @@ func TestCompareRatios(t *testing.T) {
 func TestWriteCombined(t *testing.T) {
 	a := result("peer-gorilla", 0, 1000)
 	b := result("switchboard-epoll", 0, 2000, 2200, 1800)
-	groups := GroupByLoad([]*Result{a, b}, []string{"r/echo-peer-gorilla.json", "r/echo-switchboard-epoll.json"}, "switchboard-epoll")
+	groups := combined.Groups([]*Result{a, b}, []string{"r/echo-peer-gorilla.json", "r/echo-switchboard-epoll.json"}, "switchboard-epoll")
 	var md strings.Builder
-	WriteCombined(&md, groups, "echo.svg")
+	combined.Write(&md, groups, "echo.svg")
 	out := md.String()
 	for _, want := range []string{
 		"**Machine: quiet.**",
@@ -152,11 +112,11 @@ func TestWriteCombined(t *testing.T) {
 	// Another load is its own table.
 	c := result("other", 0, 10)
 	c.Load.Size = 1024
-	groups = GroupByLoad([]*Result{a, c, b}, []string{"a.json", "c.json", "b.json"}, "switchboard-epoll")
+	groups = combined.Groups([]*Result{a, c, b}, []string{"a.json", "c.json", "b.json"}, "switchboard-epoll")
 	if len(groups) != 2 || len(groups[0].Rows) != 2 || groups[1].Rows[0].Name != "other" {
 		t.Fatalf("groups %+v", groups)
 	}
-	panels := Charts(groups)
+	panels := combined.Panels(groups)
 	if len(panels) != 8 {
 		t.Fatalf("%d panels, want 4 per load", len(panels))
 	}
@@ -207,7 +167,7 @@ func TestParseConfig(t *testing.T) {
 func TestNoisyRepsFlagged(t *testing.T) {
 	r := result("x", 0, 100, 200)
 	r.Reps[1].OtherCPUCores = 0.5
-	r.Summarize()
+	r.Summary = summarize(r.Reps)
 	if r.Summary.NoisyReps != 1 || r.Summary.OtherCPUMax != 0.5 {
 		t.Fatalf("summary %+v", r.Summary)
 	}
@@ -215,7 +175,7 @@ func TestNoisyRepsFlagged(t *testing.T) {
 		t.Error("conclusion does not say the run was noisy")
 	}
 	var md strings.Builder
-	WriteCombined(&md, GroupByLoad([]*Result{r}, []string{"x.json"}, "x"), "")
+	combined.Write(&md, combined.Groups([]*Result{r}, []string{"x.json"}, "x"), "")
 	if !strings.Contains(md.String(), "**NOISY:**") || !strings.Contains(md.String(), "**Machine: NOISY.**") {
 		t.Error("combined report does not flag the noisy run")
 	}

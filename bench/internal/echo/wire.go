@@ -1,38 +1,14 @@
 package echo
 
-import "github.com/switchboard-chat/switchboard/bench/internal/hist"
-
-// The controller/worker protocol: one JSON object per line. A worker is
-// started with its whole share of the load in its flags, dials it, and
-// reports "ready". The controller then sends "go" with a start time common
-// to every worker; the worker measures, reports "finished", keeps its
-// connections open (the controller samples the server meanwhile) until
-// "quit" or EOF on stdin, closes everything and reports "bye".
-
-// Command ops.
-const (
-	opGo   = "go"
-	opQuit = "quit"
+import (
+	"github.com/switchboard-chat/switchboard/bench/internal/hist"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 )
 
-// Report events.
-const (
-	evReady    = "ready"
-	evFinished = "finished"
-	evBye      = "bye"
-)
-
-type command struct {
-	Op string `json:"op"`
-	// StartUnixNano is the wall-clock start of the run, shared by every
-	// worker so their windows line up with the controller's CPU window.
-	StartUnixNano int64 `json:"start_unix_nano,omitempty"`
-}
-
+// report is what an echo worker writes over runner's protocol: "ready"
+// once its connections are up, then "finished" after the window.
 type report struct {
-	Event string `json:"event"`
-	Pid   int    `json:"pid,omitempty"`
-	Src   string `json:"src,omitempty"`
+	runner.Header
 
 	// ready
 	Conns      int    `json:"conns"`
@@ -48,6 +24,5 @@ type report struct {
 	ConnsLost     int             `json:"conns_lost,omitempty"`
 	LastConnError string          `json:"last_conn_error,omitempty"`
 	MaxSendLagNS  int64           `json:"max_send_lag_ns,omitempty"`
-	LateStartNS   int64           `json:"late_start_ns,omitempty"` // how late the worker saw the start time
 	Hist          *hist.Histogram `json:"hist,omitempty"`
 }

@@ -1,50 +1,45 @@
 package echo
 
 import (
-	"context"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"os"
+	"slices"
 	"sync"
 	"time"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/evloop"
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
-	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
-	"github.com/switchboard-chat/switchboard/bench/internal/workerproc"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 	"github.com/switchboard-chat/switchboard/bench/internal/wsclient"
 	"github.com/switchboard-chat/switchboard/bench/internal/wsframe"
 )
 
 // workerConfig is one worker's share of the load.
 type workerConfig struct {
-	src         net.IP
-	url         string
-	conns       int
-	size        int
-	inflight    int
-	rate        float64 // messages/s over this worker; 0 = closed loop
-	warmup      time.Duration
-	duration    time.Duration
-	loops       int
-	dialConc    int
-	dialTimeout time.Duration
+	runner.WorkerFlags
+	dial     runner.WorkerDialing
+	conns    int
+	size     int
+	inflight int
+	rate     float64 // messages/s over this worker; 0 = closed loop
+	warmup   time.Duration
+	duration time.Duration
+	loops    int
 }
 
 func (c workerConfig) args() []string {
-	return []string{"--src", c.src.String(), "--url", c.url, "--conns", fmt.Sprint(c.conns), "--size", fmt.Sprint(c.size),
+	return append(c.WorkerFlags.Args(), "--conns", fmt.Sprint(c.conns), "--size", fmt.Sprint(c.size),
 		"--inflight", fmt.Sprint(c.inflight), "--rate", fmt.Sprint(c.rate), "--warmup", c.warmup.String(),
-		"--duration", c.duration.String(), "--loops", fmt.Sprint(c.loops), "--dial-concurrency", fmt.Sprint(c.dialConc)}
+		"--duration", c.duration.String(), "--loops", fmt.Sprint(c.loops), "--dial-concurrency", fmt.Sprint(c.dial.Concurrency))
 }
 
 func parseWorkerConfig(args []string) (workerConfig, error) {
 	var c workerConfig
 	fs := flag.NewFlagSet("echo-worker", flag.ContinueOnError)
-	src := fs.String("src", "127.0.0.2", "loopback source address to dial from")
-	fs.StringVar(&c.url, "url", "", "WebSocket URL, e.g. ws://127.0.0.1:8080/echo")
+	c.WorkerFlags.Register(fs, "WebSocket URL, e.g. ws://127.0.0.1:8080/echo")
+	c.dial.Register(fs)
 	fs.IntVar(&c.conns, "conns", 1, "connections")
 	fs.IntVar(&c.size, "size", 64, "message payload bytes")
 	fs.IntVar(&c.inflight, "inflight", 1, "closed loop: messages in flight per connection")
@@ -52,19 +47,11 @@ func parseWorkerConfig(args []string) (workerConfig, error) {
 	fs.DurationVar(&c.warmup, "warmup", 2*time.Second, "not counted")
 	fs.DurationVar(&c.duration, "duration", 10*time.Second, "measured, after the warmup")
 	fs.IntVar(&c.loops, "loops", 1, "event loops (goroutines) in this worker")
-	fs.IntVar(&c.dialConc, "dial-concurrency", 32, "dials in flight at once")
-	fs.DurationVar(&c.dialTimeout, "dial-timeout", 10*time.Second, "bound on TCP connect plus handshake")
-	if err := fs.Parse(args); err != nil {
+	if err := runner.Parse(fs, args, &c.WorkerFlags, &c.dial); err != nil {
 		return c, err
 	}
-	c.src = net.ParseIP(*src)
-	switch {
-	case c.src == nil || !c.src.IsLoopback():
-		return c, fmt.Errorf("--src %q is not a loopback address", *src)
-	case c.url == "":
-		return c, errors.New("--url is required")
-	case c.conns < 1 || c.size < 0 || c.inflight < 1 || c.rate < 0 || c.loops < 1 || c.dialConc < 1:
-		return c, errors.New("--conns, --inflight, --loops, --dial-concurrency must be positive; --size, --rate not negative")
+	if c.conns < 1 || c.size < 0 || c.inflight < 1 || c.rate < 0 || c.loops < 1 {
+		return c, errors.New("--conns, --inflight, --loops must be positive; --size, --rate not negative")
 	}
 	c.loops = min(c.loops, c.conns)
 	return c, nil
@@ -77,102 +64,40 @@ func RunWorker(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := sysinfo.RaiseNofile(); err != nil {
-		return fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
-	}
-	enc := json.NewEncoder(stdout)
-	next := workerproc.Commands(stdin, command{Op: opQuit})
-
-	fds, dialErrors, lastErr := dialAll(cfg)
-	loops, err := buildLoops(cfg, fds)
-	if err != nil {
-		return err
-	}
-	defer func() {
-		for _, l := range loops {
-			l.close()
-		}
-	}()
-	ready := report{Event: evReady, Pid: os.Getpid(), Src: cfg.src.String(), Conns: len(fds), DialErrors: dialErrors}
-	if lastErr != nil {
-		ready.LastError = lastErr.Error()
-	}
-	if err := enc.Encode(ready); err != nil {
-		return err
-	}
-
-	cmd, err := next()
-	if err != nil || cmd.Op == opQuit {
-		return err
-	}
-	if cmd.Op != opGo {
-		return fmt.Errorf("unexpected op %q", cmd.Op)
-	}
-	rep := runLoops(loops, time.Unix(0, cmd.StartUnixNano), schedule{warmupEnd: cfg.warmup, end: cfg.warmup + cfg.duration})
-	rep.Src = cfg.src.String()
-	if err := enc.Encode(rep); err != nil {
-		return err
-	}
-	for {
-		cmd, err := next()
-		if err != nil {
-			return err
-		}
-		if cmd.Op == opQuit {
-			break
-		}
-	}
-	for _, l := range loops {
-		l.close()
-	}
-	loops = nil
-	return enc.Encode(report{Event: evBye, Src: cfg.src.String()})
-}
-
-// dialAll opens cfg.conns connections, each tried up to three times, and
-// detaches them from the Go runtime for the event loops.
-func dialAll(cfg workerConfig) (fds []detached, dialErrors int, lastErr error) {
-	d := wsclient.Dialer{Source: cfg.src, Timeout: cfg.dialTimeout}
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	sem := make(chan struct{}, cfg.dialConc)
-	for range cfg.conns {
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer wg.Done()
-			defer func() { <-sem }()
-			for range 3 {
-				ctx, cancel := context.WithTimeout(context.Background(), cfg.dialTimeout)
-				c, err := d.Dial(ctx, cfg.url)
-				cancel()
-				if err == nil {
-					var fd int
-					var buffered []byte
-					if fd, buffered, err = c.Detach(); err == nil {
-						mu.Lock()
-						fds = append(fds, detached{fd: fd, buffered: buffered})
-						mu.Unlock()
-						return
-					}
-				}
-				mu.Lock()
-				dialErrors++
-				lastErr = err
-				mu.Unlock()
-				time.Sleep(50 * time.Millisecond) // do not hammer a refusing server
+	var loops []*loop
+	return runner.Worker[*report]{
+		Src: cfg.Src.String(),
+		Setup: func() (*report, error) {
+			d := wsclient.Dialer{Source: cfg.Src, Timeout: cfg.dial.Timeout}
+			fds, dialErrors, lastErr := evloop.DialAll(d, slices.Repeat([]string{cfg.URL}, cfg.conns), cfg.dial.Concurrency)
+			var err error
+			if loops, err = buildLoops(cfg, fds); err != nil {
+				return nil, err
 			}
-		}()
-	}
-	wg.Wait()
-	return fds, dialErrors, lastErr
+			ready := &report{Conns: len(fds), DialErrors: dialErrors}
+			if lastErr != nil {
+				ready.LastError = lastErr.Error()
+			}
+			return ready, nil
+		},
+		Run: func(start time.Time) *report {
+			time.Sleep(time.Until(start))
+			return runLoops(loops, schedule{warmupEnd: cfg.warmup, end: cfg.warmup + cfg.duration})
+		},
+		Close: func() {
+			for _, l := range loops {
+				l.close()
+			}
+			loops = nil
+		},
+	}.Serve(stdin, stdout)
 }
 
 // buildLoops spreads the connections over cfg.loops loops, and the open
 // loop rate in proportion to each loop's connections.
-func buildLoops(cfg workerConfig, fds []detached) ([]*loop, error) {
+func buildLoops(cfg workerConfig, fds []evloop.Dialed) ([]*loop, error) {
 	n := min(cfg.loops, len(fds))
-	shares := make([][]detached, n)
+	shares := make([][]evloop.Dialed, n)
 	for i, d := range fds {
 		shares[i%n] = append(shares[i%n], d)
 	}
@@ -190,7 +115,7 @@ func buildLoops(cfg workerConfig, fds []detached) ([]*loop, error) {
 			}
 			for _, rest := range shares[i+1:] {
 				for _, d := range rest {
-					closeFD(d.fd)
+					closeFD(d.FD)
 				}
 			}
 			return nil, err
@@ -200,15 +125,10 @@ func buildLoops(cfg workerConfig, fds []detached) ([]*loop, error) {
 	return loops, nil
 }
 
-// runLoops waits for start, runs every loop on its own goroutine and merges
-// what they measured.
-func runLoops(loops []*loop, start time.Time, sch schedule) report {
-	rep := report{Event: evFinished, Hist: hist.New()}
-	if wait := time.Until(start); wait > 0 {
-		time.Sleep(wait)
-	} else {
-		rep.LateStartNS = int64(-wait)
-	}
+// runLoops runs every loop on its own goroutine from now and merges what
+// they measured into the "finished" report.
+func runLoops(loops []*loop, sch schedule) *report {
+	rep := &report{Hist: hist.New()}
 	// Monotonic from here: the loops measure offsets from base.
 	base := time.Now()
 	stats := make([]loopStats, len(loops))

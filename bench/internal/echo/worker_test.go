@@ -1,8 +1,6 @@
 package echo
 
 import (
-	"bufio"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -12,6 +10,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
+	"github.com/switchboard-chat/switchboard/bench/internal/runnertest"
 )
 
 func timeOf(i int) time.Duration { return time.Duration(i) * time.Microsecond }
@@ -70,54 +71,14 @@ func startEchoServer(t testing.TB, silent bool) *echoServer {
 }
 
 // runWorkerInProcess runs RunWorker over pipes through one whole
-// measurement and returns its "finished" report.
-func runWorkerInProcess(t *testing.T, args ...string) report {
+// measurement and returns its "finished" report, with the connections of
+// its "ready" report.
+func runWorkerInProcess(t *testing.T, args ...string) *report {
 	t.Helper()
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := RunWorker(args, inR, outW)
-		outW.Close()
-		done <- err
-	}()
-	out := bufio.NewScanner(outR)
-	out.Buffer(nil, 16<<20)
-	next := func() report {
-		t.Helper()
-		if !out.Scan() {
-			t.Fatalf("worker output ended: %v", out.Err())
-		}
-		var rep report
-		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-			t.Fatal(err)
-		}
-		return rep
-	}
-	send := func(c command) {
-		b, _ := json.Marshal(c)
-		if _, err := inW.Write(append(b, '\n')); err != nil {
-			t.Fatal(err)
-		}
-	}
-	rd := next()
-	if rd.Event != evReady {
-		t.Fatalf("first report %+v, want ready", rd)
-	}
-	send(command{Op: opGo, StartUnixNano: time.Now().Add(50 * time.Millisecond).UnixNano()})
-	fin := next()
-	if fin.Event != evFinished {
-		t.Fatalf("second report %+v, want finished", fin)
-	}
-	fin.Conns = rd.Conns
-	send(command{Op: opQuit})
-	if bye := next(); bye.Event != evBye {
-		t.Fatalf("third report %+v, want bye", bye)
-	}
-	if err := <-done; err != nil {
-		t.Fatalf("worker returned %v", err)
-	}
-	inW.Close()
+	ready, fin := runnertest.Measure[*report](t, func(stdin io.Reader, stdout io.Writer) error {
+		return RunWorker(args, stdin, stdout)
+	})
+	fin.Conns = ready.Conns
 	return fin
 }
 
@@ -194,27 +155,14 @@ func TestWorkerOpenLoopDoesNotWaitForEchoes(t *testing.T) {
 }
 
 func TestWorkerDialFailureReported(t *testing.T) {
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := RunWorker([]string{"--src", "127.0.0.2", "--url", "ws://127.0.0.1:1/echo", "--conns", "2"}, inR, outW)
-		outW.Close()
-		done <- err
-	}()
-	sc := bufio.NewScanner(outR)
-	if !sc.Scan() {
-		t.Fatal("no report")
-	}
-	var rep report
-	if err := json.Unmarshal(sc.Bytes(), &rep); err != nil {
-		t.Fatal(err)
-	}
-	if rep.Event != evReady || rep.Conns != 0 || rep.DialErrors != 6 || rep.LastError == "" {
+	p := runnertest.Start[*report](t, func(stdin io.Reader, stdout io.Writer) error {
+		return RunWorker([]string{"--src", "127.0.0.2", "--url", "ws://127.0.0.1:1/echo", "--conns", "2"}, stdin, stdout)
+	})
+	rep := p.Next(runner.EvReady)
+	if rep.Conns != 0 || rep.DialErrors != 6 || rep.LastError == "" {
 		t.Errorf("ready against nothing: %+v", rep)
 	}
-	inW.Close() // EOF means quit
-	if err := <-done; err != nil {
+	if err := p.Wait(); err != nil { // EOF means quit
 		t.Errorf("worker returned %v", err)
 	}
 }

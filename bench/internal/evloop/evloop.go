@@ -1,8 +1,9 @@
 // Package evloop is the scaffolding the epoll client loops share: one
 // epoll instance and one goroutine drive many WebSocket connections that
 // were taken out of the Go runtime after their handshake, with an optional
-// timerfd for open-loop sending. It owns the fds, the write queues and the
-// frame reading; what a frame means is the scenario's Handler.
+// timerfd for open-loop sending. DialAll connects and detaches them. A
+// Loop owns the fds, the write queues and the frame reading; what a frame
+// means is the scenario's Handler.
 package evloop
 
 import (
@@ -56,25 +57,25 @@ type Config struct {
 	EOFError string // the loss reported when the server closes the TCP connection
 }
 
-// New takes ownership of the fds (their already-read bytes in buffered[i],
-// which may be nil), also on error.
-func New(fds []int, buffered [][]byte, cfg Config, h Handler) (*Loop, error) {
+// New takes ownership of the connections' fds (their already-read bytes
+// go first into each read buffer), also on error.
+func New(conns []Dialed, cfg Config, h Handler) (*Loop, error) {
 	epfd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
 	if err != nil {
-		for _, fd := range fds {
-			unix.Close(fd)
+		for _, d := range conns {
+			unix.Close(d.FD)
 		}
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
 	l := &Loop{EPFD: epfd, TFD: -1, maxFrame: cfg.MaxFrame, eofError: cfg.EOFError, h: h}
-	for i, fd := range fds {
-		c := &Conn{FD: fd, ID: len(l.Conns), rbuf: make([]byte, 0, cfg.RBufCap)}
-		c.rbuf = append(c.rbuf, buffered[i]...)
+	for i, d := range conns {
+		c := &Conn{FD: d.FD, ID: len(l.Conns), rbuf: make([]byte, 0, cfg.RBufCap)}
+		c.rbuf = append(c.rbuf, d.Buffered...)
 		ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(c.ID)}
 		l.Conns = append(l.Conns, c)
 		if err := unix.EpollCtl(epfd, unix.EPOLL_CTL_ADD, c.FD, &ev); err != nil {
-			for _, rest := range fds[i+1:] {
-				unix.Close(rest)
+			for _, rest := range conns[i+1:] {
+				unix.Close(rest.FD)
 			}
 			l.Close()
 			return nil, fmt.Errorf("epoll_ctl: %w", err)

@@ -3,15 +3,18 @@ package fanout
 import (
 	"strings"
 	"testing"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
+	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 func TestSummarizeAndConclusion(t *testing.T) {
 	r := &Result{Name: "sb", Load: Load{Members: 100, Publishers: 1, Rate: 10, DurationSeconds: 10}, Reps: []Rep{
-		{DeliveriesPerSec: 1000, Latency: Latency{P50: 1, P99: 2}, Counts: Counts{Published: 120, Acks: 120}, WindowSeconds: 10},
-		{DeliveriesPerSec: 990, Latency: Latency{P50: 1, P99: 3}, Counts: Counts{Published: 120, Acks: 120}, WindowSeconds: 10},
+		{DeliveriesPerSec: 1000, Latency: summary.Latency{P50: 1, P99: 2}, Counts: Counts{Published: 120, Acks: 120}, Usage: runner.Usage{WindowSeconds: 10}},
+		{DeliveriesPerSec: 990, Latency: summary.Latency{P50: 1, P99: 3}, Counts: Counts{Published: 120, Acks: 120}, Usage: runner.Usage{WindowSeconds: 10}},
 		{Failure: "boom", Counts: Counts{Published: 5, Gaps: 1}},
 	}}
-	r.Summarize()
+	r.Summary = summarize(r.Reps)
 	s := r.Summary
 	if s.Reps != 2 || s.DeliveriesPerSec.Median != 995 || s.Published != 245 || s.Gaps != 1 {
 		t.Fatalf("summary = %+v", s)
@@ -20,7 +23,7 @@ func TestSummarizeAndConclusion(t *testing.T) {
 		t.Fatalf("a run at 99%% of the asked load should count as kept up: %s", conclusion(r))
 	}
 	r.Reps[1].DeliveriesPerSec = 500
-	r.Summarize()
+	r.Summary = summarize(r.Reps)
 	if sustained(r) || !strings.Contains(conclusion(r), "OVERLOADED") {
 		t.Fatalf("a run at half the asked load should be overloaded: %s", conclusion(r))
 	}

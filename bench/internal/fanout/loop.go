@@ -30,10 +30,10 @@ type fconn struct {
 
 func (c *fconn) joined() bool { return c.joins >= len(c.rooms) }
 
-// detached is a connection taken out of the Go runtime after its handshake.
-type detached struct {
-	fd        int
-	buffered  []byte
+// dialJob is one connection a worker dials: its user, its rooms and,
+// for a publisher, its index (-1 for a member).
+type dialJob struct {
+	user      string
 	publisher int
 	rooms     []string
 }
@@ -68,26 +68,23 @@ type loop struct {
 	recvAt   int64 // the batch being handled
 }
 
-// newLoop takes ownership of the fds, also on error.
-func newLoop(fds []detached, rate float64) (*loop, error) {
+// newLoop takes ownership of the fds, also on error; each connection's
+// job is jobs[Job].
+func newLoop(fds []evloop.Dialed, jobs []dialJob, rate float64) (*loop, error) {
 	l := &loop{rate: rate, hist: hist.New(), joinMsgs: map[string][]byte{}}
+	pubs := 0
 	for _, d := range fds {
-		for _, room := range d.rooms {
+		j := jobs[d.Job]
+		for _, room := range j.rooms {
 			if l.joinMsgs[room] == nil {
 				l.joinMsgs[room] = wsframe.AppendClientFrame(nil, wsframe.OpText, []byte(`{"type":"join","room":`+strconv.Quote(room)+`}`))
 			}
 		}
-	}
-	raw := make([]int, len(fds))
-	buffered := make([][]byte, len(fds))
-	pubs := 0
-	for i, d := range fds {
-		raw[i], buffered[i] = d.fd, d.buffered
-		if d.publisher >= 0 {
+		if j.publisher >= 0 {
 			pubs++
 		}
 	}
-	el, err := evloop.New(raw, buffered, evloop.Config{
+	el, err := evloop.New(fds, evloop.Config{
 		RBufCap:  4096,
 		MaxFrame: maxFrame,
 		Timer:    pubs > 0 && rate > 0,
@@ -98,7 +95,8 @@ func newLoop(fds []detached, rate float64) (*loop, error) {
 	}
 	l.Loop = el
 	for i, ec := range el.Conns {
-		c := &fconn{Conn: ec, publisher: fds[i].publisher, rooms: fds[i].rooms}
+		j := jobs[fds[i].Job]
+		c := &fconn{Conn: ec, publisher: j.publisher, rooms: j.rooms}
 		l.conns = append(l.conns, c)
 		if c.publisher >= 0 {
 			l.pubs = append(l.pubs, c)

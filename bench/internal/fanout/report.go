@@ -8,14 +8,6 @@ import (
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
-// writeResult writes <out>.json and <out>.md.
-func writeResult(out string, res *Result) error {
-	return reportfile.Write(out, res, WriteMarkdown)
-}
-
-// ReadResult loads a Result written by a run.
-func ReadResult(path string) (*Result, error) { return reportfile.Read[Result](path) }
-
 // Describe says in words what load a run applied.
 func (l Load) Describe() string {
 	users := "each its own user"
@@ -53,19 +45,10 @@ const method = "Each repetition starts the server afresh on free ports, waits fo
 
 // WriteMarkdown renders the human report of one run.
 func WriteMarkdown(w io.Writer, r *Result) {
-	m := r.Meta
-	fmt.Fprintf(w, "# Room fan-out: %s\n\n**Result:** %s\n\n", r.Name, conclusion(r))
-	reportfile.WriteHowRun(w, m, r.Load.Describe())
-	fmt.Fprintf(w, "\n## Method\n\n"+method+"\n", NoiseCores)
-
-	fmt.Fprintf(w, "\n## Repetitions\n\n")
-	fmt.Fprintf(w, "| rep | setup s | deliveries/s | p50 ms | p99 ms | p99.9 ms | max ms | published | acks | gaps | dups | closed by server | undelivered | server CPU s / 1M deliveries | server CPU cores | client CPU cores | other CPU cores | RSS MiB | status |\n")
-	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	reportfile.WriteHead(w, "Room fan-out: "+r.Name, conclusion(r), "", r.Meta, r.Load.Describe(), fmt.Sprintf(method, summary.NoiseCores))
+	reportfile.WriteRepsHead(w, "setup s", "deliveries/s", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "published", "acks", "gaps", "dups",
+		"closed by server", "undelivered", "server CPU s / 1M deliveries", "server CPU cores", "client CPU cores", "other CPU cores", "RSS MiB")
 	for i, rep := range r.Reps {
-		status := "ok"
-		if rep.Failure != "" {
-			status = "FAILED: " + rep.Failure
-		}
 		client := 0.0
 		if rep.WindowSeconds > 0 {
 			client = rep.ClientCPUSeconds / rep.WindowSeconds
@@ -73,10 +56,10 @@ func WriteMarkdown(w io.Writer, r *Result) {
 		fmt.Fprintf(w, "| %d | %.1f | %.0f | %.3f | %.3f | %.3f | %.3f | %d | %d | %d | %d | %d | %d | %.2f | %.2f | %.2f | %.2f | %.1f | %s |\n",
 			i+1, rep.SetupSeconds, rep.DeliveriesPerSec, rep.Latency.P50, rep.Latency.P99, rep.Latency.P999, rep.Latency.Max,
 			rep.Published, rep.Acks, rep.Gaps, rep.Dups, rep.ServerClosed, rep.Undelivered, rep.ServerCPUPerMillion,
-			rep.ServerCPUCores, client, rep.OtherCPUCores+rep.StealCores, float64(rep.ServerRSS)/(1<<20), status)
+			rep.ServerCPUCores, client, rep.Other(), float64(rep.ServerRSS)/(1<<20), reportfile.Status(rep.Failure))
 	}
 	s := r.Summary
-	fmt.Fprintf(w, "\n## Summary over %d clean repetition(s): median [min..max]\n\n| metric | value |\n|---|---:|\n", s.Reps)
+	reportfile.WriteSummaryHead(w, s.Reps)
 	fmt.Fprintf(w, "| deliveries/s (asked: %.0f) | %s |\n", r.Load.expected(), summary.Text(s.DeliveriesPerSec, "%.0f"))
 	fmt.Fprintf(w, "| p50 ms | %s |\n", summary.Text(s.P50MS, "%.3f"))
 	fmt.Fprintf(w, "| p99 ms | %s |\n", summary.Text(s.P99MS, "%.3f"))
@@ -91,10 +74,7 @@ func WriteMarkdown(w io.Writer, r *Result) {
 	fmt.Fprintf(w, "| seq gaps / duplicates (all reps) | %d / %d |\n", s.Gaps, s.Dups)
 	fmt.Fprintf(w, "| members closed by the server (all reps) | %d |\n", s.ServerClosed)
 	fmt.Fprintf(w, "| undelivered after the drain (all reps) | %d |\n", s.Undelivered)
-	if r.Failure != "" {
-		fmt.Fprintf(w, "\n**FAILED:** %s\n", r.Failure)
-	}
-	fmt.Fprintf(w, "\n## Conclusion\n\n%s\n", conclusion(r))
+	reportfile.WriteEnd(w, r.Failure, conclusion(r))
 }
 
 // sustained reports whether the clean repetitions kept up with the load:
@@ -109,23 +89,15 @@ func sustained(r *Result) bool {
 // conclusion is the plain-words line of a report.
 func conclusion(r *Result) string {
 	s := r.Summary
-	if s.Reps == 0 {
-		return fmt.Sprintf("%s: no clean repetition, nothing measured (%s).", r.Name, r.Failure)
+	overloaded := ""
+	if !sustained(r) {
+		overloaded = "OVERLOADED: the server did not keep up with this load on this machine (fewer deliveries than asked, p99 over 1 s, members closed or messages undelivered)."
 	}
-	out := fmt.Sprintf("%s delivered %s msgs/s (median of %d, range %.0f..%.0f; asked %s) to %d room(s) × %d members at %g publishes/s, "+
+	return r.Conclusion(s.Reps, fmt.Sprintf("%s delivered %s msgs/s (median of %d, range %.0f..%.0f; asked %s) to %d room(s) × %d members at %g publishes/s, "+
 		"publish→deliver p50 %.3f ms, p99 %.3f ms (range %.3f..%.3f), p99.9 %.3f ms, spending %.2f server CPU seconds per million deliveries "+
 		"(%.2f cores) at %.1f MiB RSS; %d gaps, %d duplicates.",
 		r.Name, summary.Thousands(s.DeliveriesPerSec.Median), s.Reps, s.DeliveriesPerSec.Min, s.DeliveriesPerSec.Max, summary.Thousands(r.Load.expected()),
 		r.Load.rooms(), r.Load.Members, r.Load.Rate, s.P50MS.Median, s.P99MS.Median, s.P99MS.Min, s.P99MS.Max, s.P999MS.Median,
-		s.CPUPerMillion.Median, s.CPUCores.Median, s.RSSBytes.Median/(1<<20), s.Gaps, s.Dups)
-	if !sustained(r) {
-		out += " OVERLOADED: the server did not keep up with this load on this machine (fewer deliveries than asked, p99 over 1 s, members closed or messages undelivered)."
-	}
-	if s.NoisyReps > 0 {
-		out += fmt.Sprintf(" NOISY: other processes used up to %.2f cores during %d of %d repetitions.", s.OtherCPUMax, s.NoisyReps, len(r.Reps))
-	}
-	if r.Failure != "" {
-		out += " Some repetitions FAILED: " + r.Failure
-	}
-	return out
+		s.CPUPerMillion.Median, s.CPUCores.Median, s.RSSBytes.Median/(1<<20), s.Gaps, s.Dups),
+		overloaded, s.Noise.Note(len(r.Reps), "."))
 }

@@ -1,41 +1,17 @@
 package fanout
 
-import "github.com/switchboard-chat/switchboard/bench/internal/hist"
-
-// The controller/worker protocol: one JSON object per line. A worker is
-// started with its share of the load in its flags; it dials, joins every
-// connection to the room and reports "joined". The controller then sends
-// "go" with a wall-clock start common to every worker; the worker runs the
-// window and the drain after it, reports "finished" and keeps its
-// connections open (the controller samples the server meanwhile) until
-// "quit" or EOF on stdin, closes everything and reports "bye".
-
-// Command ops.
-const (
-	opGo   = "go"
-	opQuit = "quit"
+import (
+	"github.com/switchboard-chat/switchboard/bench/internal/hist"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 )
 
-// Report events.
-const (
-	evJoined   = "joined"
-	evFinished = "finished"
-	evBye      = "bye"
-)
-
-type command struct {
-	Op string `json:"op"`
-	// StartUnixNano is the wall-clock start of the run, shared by every
-	// worker; publish times and the window are counted from it.
-	StartUnixNano int64 `json:"start_unix_nano,omitempty"`
-}
-
+// report is what a fanout worker writes over runner's protocol: "ready"
+// once every connection has joined and the join traffic has gone quiet,
+// then "finished" after the window and the drain.
 type report struct {
-	Event string `json:"event"`
-	Pid   int    `json:"pid,omitempty"`
-	Src   string `json:"src,omitempty"`
+	runner.Header
 
-	// joined
+	// ready
 	Members    int    `json:"members"`    // member connections dialed and joined
 	Publishers int    `json:"publishers"` // publisher connections dialed and joined
 	DialErrors int    `json:"dial_errors,omitempty"`
@@ -45,8 +21,7 @@ type report struct {
 
 	// finished
 	Counts
-	LateStartNS int64           `json:"late_start_ns,omitempty"`
-	Hist        *hist.Histogram `json:"hist,omitempty"`
+	Hist *hist.Histogram `json:"hist,omitempty"`
 }
 
 // Counts is what loops and workers add up. Deliveries are `message` frames

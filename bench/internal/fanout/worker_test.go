@@ -1,40 +1,23 @@
 package fanout
 
 import (
-	"bufio"
 	"context"
-	"encoding/json"
-	"fmt"
 	"io"
-	"log/slog"
 	"testing"
 	"time"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/chatframe"
 	"github.com/switchboard-chat/switchboard/bench/internal/peer"
-	"github.com/switchboard-chat/switchboard/bench/internal/target"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
+	"github.com/switchboard-chat/switchboard/bench/internal/runnertest"
 )
 
 // TestWorkerAgainstPeerHub runs one fanout worker in-process against the
 // gorilla peer's room hub: 3 rooms × 4 members and 2 publishers, every
 // member must see every seq of its room once.
 func TestWorkerAgainstPeerHub(t *testing.T) {
-	ports, err := target.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	app := &peer.App{Hub: peer.NewHub(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- peer.Gorilla(ctx, addr, app) }()
-	defer func() {
-		cancel()
-		<-served
-	}()
-	if err := target.WaitHealthy(ctx, "http://"+addr+"/healthz", 10*time.Second, nil); err != nil {
-		t.Fatal(err)
-	}
+	addr, _ := runnertest.Peer(t, peer.Gorilla)
+	ctx := context.Background()
 	const rooms = 3
 	var ids []string
 	for i := range rooms {
@@ -44,43 +27,16 @@ func TestWorkerAgainstPeerHub(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	done := make(chan error, 1)
-	go func() {
-		err := RunWorker([]string{"--src", "127.0.0.2", "--url", "ws://" + addr + "/ws", "--room", "t", "--rooms", "3",
+	p := runnertest.Start[*report](t, func(stdin io.Reader, stdout io.Writer) error {
+		return RunWorker([]string{"--src", "127.0.0.2", "--url", "ws://" + addr + "/ws", "--room", "t", "--rooms", "3",
 			"--total-publishers", "2", "--member-lo", "0", "--member-hi", "12", "--publishers", "0,1", "--rate", "200",
-			"--warmup", "100ms", "--duration", "400ms", "--drain", "2s"}, inR, outW)
-		outW.Close()
-		done <- err
-	}()
-	out := bufio.NewScanner(outR)
-	out.Buffer(nil, 16<<20)
-	next := func() report {
-		t.Helper()
-		if !out.Scan() {
-			t.Fatalf("worker output ended: %v", out.Err())
-		}
-		var rep report
-		if err := json.Unmarshal(out.Bytes(), &rep); err != nil {
-			t.Fatal(err)
-		}
-		return rep
+			"--warmup", "100ms", "--duration", "400ms", "--drain", "2s"}, stdin, stdout)
+	})
+	if j := p.Next(runner.EvReady); j.Members != 12 || j.Publishers != 2 || j.LastError != "" {
+		t.Fatalf("ready report %+v", j)
 	}
-	send := func(c command) {
-		b, _ := json.Marshal(c)
-		if _, err := inW.Write(append(b, '\n')); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if j := next(); j.Event != evJoined || j.Members != 12 || j.Publishers != 2 || j.LastError != "" {
-		t.Fatalf("joined report %+v", j)
-	}
-	send(command{Op: opGo, StartUnixNano: time.Now().Add(50 * time.Millisecond).UnixNano()})
-	fin := next()
-	if fin.Event != evFinished {
-		t.Fatalf("report %+v, want finished", fin)
-	}
+	p.Send(runner.Command{Op: runner.OpGo, StartUnixNano: time.Now().Add(50 * time.Millisecond).UnixNano()})
+	fin := p.Next(runner.EvFinished)
 	c := fin.Counts
 	// 200/s over 500 ms is 100 publishes; each reaches the 4 members of
 	// its room.
@@ -93,12 +49,9 @@ func TestWorkerAgainstPeerHub(t *testing.T) {
 	if fin.Hist == nil || fin.Hist.Count() != c.Delivered || c.Delivered == 0 {
 		t.Fatalf("histogram does not hold the %d deliveries of the window", c.Delivered)
 	}
-	send(command{Op: opQuit})
-	if bye := next(); bye.Event != evBye {
-		t.Fatalf("report %+v, want bye", bye)
-	}
-	if err := <-done; err != nil {
+	p.Send(runner.Command{Op: runner.OpQuit})
+	p.Next(runner.EvBye)
+	if err := p.Wait(); err != nil {
 		t.Fatal(err)
 	}
-	inW.Close()
 }

@@ -1,51 +1,34 @@
 package handshake
 
 import (
-	"flag"
 	"fmt"
-	"io"
-	"strings"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/compare"
-	"github.com/switchboard-chat/switchboard/bench/internal/plot"
 	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
-	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // RunReport is `swload handshake-report --in A.json [B.json ...] --out
 // X.md [--svg X.svg] [--baseline NAME]`; it also writes X.json.
-func RunReport(args []string) error {
-	var baseline *string
-	c, err := reportfile.ParseCombined("handshake-report", "SVG chart of connections/s and upgrade latency per server to write (optional)", args, func(fs *flag.FlagSet) {
-		baseline = fs.String("baseline", "switchboard-epoll", "server the ratios are taken against (baseline ÷ other)")
-	})
-	if err != nil {
-		return err
-	}
-	results, err := reportfile.ReadAll[Result](c.Paths)
-	if err != nil {
-		return err
-	}
-	groups := GroupByLoad(results, c.Paths, *baseline)
-	var md strings.Builder
-	WriteCombined(&md, groups, c.SVGName())
-	other := compare.GroupsOtherMax(groups)
-	data := struct {
-		Scenario    string  `json:"scenario"`
-		Baseline    string  `json:"baseline"`
-		OtherCPUMax float64 `json:"other_cpu_cores_max"`
-		Quiet       bool    `json:"quiet"`
-		Groups      []Group `json:"groups"`
-	}{"handshake", *baseline, other, other <= summary.NoiseCores, groups}
-	return c.Write(md.String(), data, func(w io.Writer) error {
-		return plot.WriteSideBySide(w, scenario.Panels(groups)...)
-	})
-}
+func RunReport(args []string) error { return combined.RunReport(args) }
 
 // Group is the runs that applied one load.
 type Group = compare.Group[Load, *Result]
 
-var scenario = compare.Scenario[Load, *Result]{Load: func(r *Result) Load { return r.Load }, Series: series, Columns: columns}
+var combined = compare.Report[Load, *Result]{
+	Scenario: compare.Scenario[Load, *Result]{Load: func(r *Result) Load { return r.Load }, Series: series, Columns: columns},
+	Name:     "handshake",
+	Title:    "Connection churn, side by side",
+	SVGUsage: "SVG chart of connections/s and upgrade latency per server to write (optional)",
+	ChartAlt: "connections/s and upgrade latency per server",
+	Intro: "Each connection: TCP connect, HTTP upgrade (upgrade latency ends at the 101), one message and its echo, " +
+		"close handshake (cycle latency). Spreads are median [min..max] over the clean repetitions; a ratio is the " +
+		"baseline's value divided by the server's over every pair of repetitions (conns/s above ×1: the baseline " +
+		"completed more; latency and CPU below ×1: it was faster and cheaper).",
+	EachTitle:  "Each server",
+	Read:       reportfile.ReadAll[Result],
+	Conclusion: conclusion,
+	Run:        func(r *Result) reportfile.Run { return reportfile.Run{Label: r.Name, Meta: r.Meta} },
+}
 
 func columns(l Load) []compare.Column {
 	what := fmt.Sprintf("%d in flight", l.Concurrency)
@@ -77,47 +60,4 @@ func series(r *Result) compare.Series {
 		add("cpu", rep.ServerCPUPer1k)
 	}
 	return s
-}
-
-// GroupByLoad splits results by load and compares each group.
-func GroupByLoad(results []*Result, sources []string, baseline string) []Group {
-	return scenario.Groups(results, sources, baseline)
-}
-
-// WriteCombined renders the side-by-side report.
-func WriteCombined(w io.Writer, groups []Group, svg string) {
-	fmt.Fprintf(w, "# Connection churn, side by side\n\n")
-	if len(groups) == 0 {
-		fmt.Fprintf(w, "No results.\n")
-		return
-	}
-	fmt.Fprintf(w, "%s\n\n", summary.Quietness(compare.GroupsOtherMax(groups)))
-	if svg != "" {
-		fmt.Fprintf(w, "![connections/s and upgrade latency per server](%s)\n\n", svg)
-	}
-	fmt.Fprintf(w, "Each connection: TCP connect, HTTP upgrade (upgrade latency ends at the 101), one message and its echo, "+
-		"close handshake (cycle latency). Spreads are median [min..max] over the clean repetitions; a ratio is the "+
-		"baseline's value divided by the server's over every pair of repetitions (conns/s above ×1: the baseline "+
-		"completed more; latency and CPU below ×1: it was faster and cheaper).\n")
-	var runs []reportfile.Run
-	for _, g := range groups {
-		fmt.Fprintf(w, "\n## %s\n\n", g.Load.Describe())
-		compare.WriteTable(w, g.Rows, g.Base, columns(g.Load))
-		if n := compare.Noisy(g.Rows); n != "" {
-			fmt.Fprintf(w, "\n%s\n", n)
-		}
-		if rs := compare.RatioSentence(g.Rows, g.Base, columns(g.Load)); rs != "" {
-			fmt.Fprintf(w, "\n**Conclusion:** %s\n", rs)
-		}
-		for i, r := range g.Results {
-			runs = append(runs, reportfile.Run{Label: r.Name, Meta: r.Meta, Source: g.Sources[i]})
-		}
-	}
-	fmt.Fprintf(w, "\n## Each server\n\n")
-	for _, g := range groups {
-		for _, r := range g.Results {
-			fmt.Fprintf(w, "- %s\n", conclusion(r))
-		}
-	}
-	reportfile.WriteRuns(w, runs)
 }

@@ -5,7 +5,8 @@
 // until the 101 is read) and the whole cycle's latency, at what server CPU,
 // and checks that the server lets go of every connection afterwards.
 //
-// Shape of a repetition (controller.go): the server starts on fresh ports;
+// Shape of a repetition (package runner runs them; Config.rep in
+// controller.go is handshake's part): the server starts on fresh ports;
 // --clients worker processes (RunWorker, worker.go, re-executed as `swload
 // handshake-worker`), each on its own loopback source address, run their
 // share of --concurrency churning goroutines from one agreed wall-clock

@@ -1,34 +1,20 @@
 package handshake
 
 import (
-	"context"
 	"fmt"
-	"io"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/peer"
-	"github.com/switchboard-chat/switchboard/bench/internal/target"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
+	"github.com/switchboard-chat/switchboard/bench/internal/runnertest"
 )
 
 // startPeer serves the gobwas peer in-process and returns its echo URL.
 func startPeer(t *testing.T) (string, *peer.App) {
 	t.Helper()
-	ports, err := target.FreePorts(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", ports[0])
-	app := &peer.App{Hub: peer.NewHub(), Log: slog.New(slog.NewTextHandler(io.Discard, nil))}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- peer.Gobwas(ctx, addr, app) }()
-	t.Cleanup(func() { cancel(); <-done })
-	if err := target.WaitHealthy(ctx, "http://"+addr+"/healthz", 10*time.Second, nil); err != nil {
-		t.Fatal(err)
-	}
+	addr, app := runnertest.Peer(t, peer.Gobwas)
 	return "ws://" + addr + "/echo", app
 }
 
@@ -80,10 +66,10 @@ func TestChurnAgainstNothing(t *testing.T) {
 func TestSummarizeAndReport(t *testing.T) {
 	r := &Result{Name: "sb", Load: Load{Concurrency: 8, Size: 64, DurationSeconds: 2, Clients: 2}, Reps: []Rep{
 		{ConnsPerSec: 1000, ServerCPUPer1k: 0.3},
-		{ConnsPerSec: 1200, ServerCPUPer1k: 0.2, OtherCPUCores: 0.5},
+		{ConnsPerSec: 1200, ServerCPUPer1k: 0.2, Usage: runner.Usage{OtherCPUCores: 0.5}},
 		{Failure: "boom", Counts: Counts{DialErrors: 3}},
 	}}
-	r.Summarize()
+	r.Summary = summarize(r.Reps)
 	if r.Summary.Reps != 2 || r.Summary.ConnsPerSec.Median != 1100 || r.Summary.NoisyReps != 1 || r.Summary.Errors != 3 {
 		t.Fatalf("summary %+v", r.Summary)
 	}

@@ -21,43 +21,24 @@ const method = "Each repetition starts the server afresh and the worker processe
 
 // WriteMarkdown renders the human report of one run.
 func WriteMarkdown(w io.Writer, r *Result) {
-	fmt.Fprintf(w, "# Connection churn: %s\n\n**Result:** %s\n\n", r.Name, conclusion(r))
-	reportfile.WriteHowRun(w, r.Meta, r.Load.Describe())
-	fmt.Fprintf(w, "\n## Method\n\n"+method+"\n", summary.NoiseCores)
-	fmt.Fprintf(w, "\n## Repetitions\n\n| rep | conns/s | upgrade p50 ms | upgrade p99 ms | upgrade max ms | cycle p50 ms | cycle p99 ms | "+
-		"completed | dial errors | echo errors | server CPU ms / conn | server CPU cores | client CPU s | other CPU cores | RSS MiB | left open | status |\n")
-	fmt.Fprintf(w, "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|\n")
+	reportfile.WriteHead(w, "Connection churn: "+r.Name, conclusion(r), "", r.Meta, r.Load.Describe(), fmt.Sprintf(method, summary.NoiseCores))
+	reportfile.WriteRepsHead(w, "conns/s", "upgrade p50 ms", "upgrade p99 ms", "upgrade max ms", "cycle p50 ms", "cycle p99 ms",
+		"completed", "dial errors", "echo errors", "server CPU ms / conn", "server CPU cores", "client CPU s", "other CPU cores", "RSS MiB", "left open")
 	for i, rep := range r.Reps {
-		status := "ok"
-		if rep.Failure != "" {
-			status = "FAILED: " + rep.Failure
-		}
 		fmt.Fprintf(w, "| %d | %.0f | %.3f | %.3f | %.3f | %.3f | %.3f | %d | %d | %d | %.3f | %.2f | %.2f | %.2f | %.1f | %d | %s |\n",
 			i+1, rep.ConnsPerSec, rep.Upgrade.P50, rep.Upgrade.P99, rep.Upgrade.Max, rep.Cycle.P50, rep.Cycle.P99,
 			rep.Completed, rep.DialErrors, rep.EchoErrors, rep.ServerCPUPer1k, rep.ServerCPUCores, rep.ClientCPUSeconds,
-			rep.OtherCPUCores+rep.StealCores, float64(rep.ServerRSS)/(1<<20), rep.LeftOpen, status)
+			rep.Other(), float64(rep.ServerRSS)/(1<<20), rep.LeftOpen, reportfile.Status(rep.Failure))
 	}
-	if r.Failure != "" {
-		fmt.Fprintf(w, "\n**FAILED:** %s\n", r.Failure)
-	}
-	fmt.Fprintf(w, "\n## Conclusion\n\n%s\n", conclusion(r))
+	reportfile.WriteEnd(w, r.Failure, conclusion(r))
 }
 
 // conclusion is the plain-words line of a report.
 func conclusion(r *Result) string {
 	s := r.Summary
-	if s.Reps == 0 {
-		return fmt.Sprintf("%s: no clean repetition, nothing measured (%s).", r.Name, r.Failure)
-	}
-	out := fmt.Sprintf("%s completed %s connections/s (median of %d, range %.0f..%.0f), each connect + upgrade + one echo + close; "+
+	return r.Conclusion(s.Reps, fmt.Sprintf("%s completed %s connections/s (median of %d, range %.0f..%.0f), each connect + upgrade + one echo + close; "+
 		"upgrade p50 %.3f ms, p99 %.3f ms (range %.3f..%.3f); %.3f ms of server CPU per connection.",
 		r.Name, summary.Thousands(s.ConnsPerSec.Median), s.Reps, s.ConnsPerSec.Min, s.ConnsPerSec.Max,
-		s.UpgradeP50.Median, s.UpgradeP99.Median, s.UpgradeP99.Min, s.UpgradeP99.Max, s.CPUPerConn.Median)
-	if s.NoisyReps > 0 {
-		out += fmt.Sprintf(" NOISY: other processes used up to %.2f cores during %d of %d repetitions.", s.OtherCPUMax, s.NoisyReps, len(r.Reps))
-	}
-	if r.Failure != "" {
-		out += " Some repetitions FAILED: " + r.Failure
-	}
-	return out
+		s.UpgradeP50.Median, s.UpgradeP99.Median, s.UpgradeP99.Min, s.UpgradeP99.Max, s.CPUPerConn.Median),
+		s.Noise.Note(len(r.Reps), "."))
 }

@@ -4,19 +4,12 @@ import (
 	"fmt"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
-	"github.com/switchboard-chat/switchboard/bench/internal/reportfile"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 	"github.com/switchboard-chat/switchboard/bench/internal/summary"
 )
 
 // Result is one `swload handshake` run; the schema of <out>.json.
-type Result struct {
-	Name    string             `json:"name"`
-	Meta    reportfile.RunMeta `json:"meta"`
-	Load    Load               `json:"load"`
-	Reps    []Rep              `json:"reps"`
-	Summary Summary            `json:"summary"`
-	Failure string             `json:"failure,omitempty"`
-}
+type Result = runner.Result[Load, Rep, Summary]
 
 // Load is what every repetition asks of the server.
 type Load struct {
@@ -48,14 +41,15 @@ type Rep struct {
 	CycleHist        *hist.Histogram `json:"-"`
 	ServerCPUSeconds float64         `json:"server_cpu_seconds"`
 	ServerCPUPer1k   float64         `json:"server_cpu_ms_per_conn"` // CPU milliseconds per completed connection
-	ServerCPUCores   float64         `json:"server_cpu_cores"`
-	ClientCPUSeconds float64         `json:"client_cpu_seconds"`
-	WindowSeconds    float64         `json:"window_seconds"`
-	OtherCPUCores    float64         `json:"other_cpu_cores"`
-	StealCores       float64         `json:"steal_cores"`
-	ServerRSS        uint64          `json:"server_rss_bytes"`
-	LeftOpen         int64           `json:"left_open"` // connections the server still counted after the run
-	Failure          string          `json:"failure,omitempty"`
+	runner.Usage
+	LeftOpen int64  `json:"left_open"` // connections the server still counted after the run
+	Failure  string `json:"failure,omitempty"`
+}
+
+// Failed is rep marked as failed for why.
+func (rep Rep) Failed(why string) Rep {
+	rep.Failure = why
+	return rep
 }
 
 // Summary is over the clean repetitions.
@@ -66,21 +60,18 @@ type Summary struct {
 	UpgradeP99  summary.Spread `json:"upgrade_p99_ms"`
 	CycleP99    summary.Spread `json:"cycle_p99_ms"`
 	CPUPerConn  summary.Spread `json:"server_cpu_ms_per_conn"`
-	OtherCPUMax float64        `json:"other_cpu_cores_max"`
-	NoisyReps   int            `json:"noisy_reps"`
-	Errors      uint64         `json:"errors"` // dial and echo errors, all repetitions
+	runner.Noise
+	Errors uint64 `json:"errors"` // dial and echo errors, all repetitions
 }
 
-// Summarize fills r.Summary.
-func (r *Result) Summarize() {
+// summarize summarizes the repetitions: the spreads over those without a
+// failure, the errors and the noise over all.
+func summarize(reps []Rep) Summary {
 	var tput, up50, up99, cy99, cpu []float64
 	s := Summary{}
-	for _, rep := range r.Reps {
+	for _, rep := range reps {
 		s.Errors += rep.DialErrors + rep.EchoErrors
-		s.OtherCPUMax = max(s.OtherCPUMax, rep.OtherCPUCores+rep.StealCores)
-		if rep.OtherCPUCores+rep.StealCores > summary.NoiseCores {
-			s.NoisyReps++
-		}
+		s.Noise.Add(rep.Usage)
 		if rep.Failure != "" {
 			continue
 		}
@@ -93,5 +84,5 @@ func (r *Result) Summarize() {
 	s.Reps = len(tput)
 	s.ConnsPerSec, s.UpgradeP50, s.UpgradeP99 = summary.SpreadOf(tput), summary.SpreadOf(up50), summary.SpreadOf(up99)
 	s.CycleP99, s.CPUPerConn = summary.SpreadOf(cy99), summary.SpreadOf(cpu)
-	r.Summary = s
+	return s
 }

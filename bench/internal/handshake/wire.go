@@ -1,35 +1,18 @@
 package handshake
 
-import "github.com/switchboard-chat/switchboard/bench/internal/hist"
-
-// The controller/worker protocol: one JSON object per line. A worker starts
-// with its share of the load in its flags and reports "ready"; the
-// controller sends "go" with the start time; the worker runs the window,
-// reports "finished" and exits on "quit" or EOF, after "bye".
-
-const (
-	opGo   = "go"
-	opQuit = "quit"
-
-	evReady    = "ready"
-	evFinished = "finished"
-	evBye      = "bye"
+import (
+	"github.com/switchboard-chat/switchboard/bench/internal/hist"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 )
 
-type command struct {
-	Op            string `json:"op"`
-	StartUnixNano int64  `json:"start_unix_nano,omitempty"`
-}
-
+// report is what a handshake worker writes over runner's protocol: an
+// empty "ready" at once, then "finished" after the window.
 type report struct {
-	Event string `json:"event"`
-	Pid   int    `json:"pid,omitempty"`
-	Src   string `json:"src,omitempty"`
+	runner.Header
 
 	Counts
-	LateStartNS int64           `json:"late_start_ns,omitempty"`
-	Upgrade     *hist.Histogram `json:"upgrade,omitempty"` // ns, connections completed in the window
-	Cycle       *hist.Histogram `json:"cycle,omitempty"`
+	Upgrade *hist.Histogram `json:"upgrade,omitempty"` // ns, connections completed in the window
+	Cycle   *hist.Histogram `json:"cycle,omitempty"`
 }
 
 // Counts is what workers add up.

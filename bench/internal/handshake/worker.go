@@ -3,28 +3,24 @@ package handshake
 import (
 	"context"
 	"crypto/rand"
-	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
-	"os"
 	"sync"
 	"time"
 
 	"github.com/gobwas/ws"
 
 	"github.com/switchboard-chat/switchboard/bench/internal/hist"
-	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
-	"github.com/switchboard-chat/switchboard/bench/internal/workerproc"
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 	"github.com/switchboard-chat/switchboard/bench/internal/wsclient"
 )
 
-// workerConfig is one worker's share of the load.
+// workerConfig is one worker's share of the load; its URL is the echo
+// endpoint.
 type workerConfig struct {
-	src         net.IP
-	url         string
+	runner.WorkerFlags
 	concurrency int     // churning goroutines
 	rate        float64 // connections/s over this worker; 0 = closed loop
 	size        int
@@ -34,32 +30,25 @@ type workerConfig struct {
 }
 
 func (c workerConfig) args() []string {
-	return []string{"--src", c.src.String(), "--url", c.url, "--concurrency", fmt.Sprint(c.concurrency),
+	return append(c.WorkerFlags.Args(), "--concurrency", fmt.Sprint(c.concurrency),
 		"--rate", fmt.Sprint(c.rate), "--size", fmt.Sprint(c.size), "--warmup", c.warmup.String(),
-		"--duration", c.duration.String(), "--timeout", c.timeout.String()}
+		"--duration", c.duration.String(), "--timeout", c.timeout.String())
 }
 
 func parseWorkerConfig(args []string) (workerConfig, error) {
 	var c workerConfig
 	fs := flag.NewFlagSet("handshake-worker", flag.ContinueOnError)
-	src := fs.String("src", "127.0.0.2", "loopback source address to dial from")
-	fs.StringVar(&c.url, "url", "", "WebSocket echo URL, e.g. ws://127.0.0.1:8080/echo")
+	c.WorkerFlags.Register(fs, "WebSocket echo URL, e.g. ws://127.0.0.1:8080/echo")
 	fs.IntVar(&c.concurrency, "concurrency", 8, "connections in flight at once")
 	fs.Float64Var(&c.rate, "rate", 0, "open loop: connections/s started by this worker; 0 = closed loop")
 	fs.IntVar(&c.size, "size", 64, "bytes of the one message each connection sends")
 	fs.DurationVar(&c.warmup, "warmup", time.Second, "not counted")
 	fs.DurationVar(&c.duration, "duration", 5*time.Second, "measured, after the warmup")
 	fs.DurationVar(&c.timeout, "timeout", 10*time.Second, "bound on one connection's whole cycle")
-	if err := fs.Parse(args); err != nil {
+	if err := runner.Parse(fs, args, &c.WorkerFlags); err != nil {
 		return c, err
 	}
-	c.src = net.ParseIP(*src)
-	switch {
-	case c.src == nil || !c.src.IsLoopback():
-		return c, fmt.Errorf("--src %q is not a loopback address", *src)
-	case c.url == "":
-		return c, errors.New("--url is required")
-	case c.concurrency < 1 || c.rate < 0 || c.size < 0 || c.size > 1<<20 || c.duration <= 0:
+	if c.concurrency < 1 || c.rate < 0 || c.size < 0 || c.size > 1<<20 || c.duration <= 0 {
 		return c, errors.New("--concurrency and --duration must be positive, --rate not negative, --size within 0..1 MiB")
 	}
 	return c, nil
@@ -72,35 +61,11 @@ func RunWorker(args []string, stdin io.Reader, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	if _, err := sysinfo.RaiseNofile(); err != nil {
-		return fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
-	}
-	enc := json.NewEncoder(stdout)
-	next := workerproc.Commands(stdin, command{Op: opQuit})
-	if err := enc.Encode(report{Event: evReady, Pid: os.Getpid(), Src: cfg.src.String()}); err != nil {
-		return err
-	}
-	cmd, err := next()
-	if err != nil || cmd.Op == opQuit {
-		return err
-	}
-	if cmd.Op != opGo {
-		return fmt.Errorf("unexpected op %q", cmd.Op)
-	}
-	fin := churn(cfg, time.Unix(0, cmd.StartUnixNano))
-	fin.Src = cfg.src.String()
-	if err := enc.Encode(fin); err != nil {
-		return err
-	}
-	for {
-		cmd, err := next()
-		if err != nil {
-			return err
-		}
-		if cmd.Op == opQuit {
-			return enc.Encode(report{Event: evBye, Src: cfg.src.String()})
-		}
-	}
+	return runner.Worker[*report]{
+		Src:   cfg.Src.String(),
+		Setup: func() (*report, error) { return &report{}, nil },
+		Run:   func(start time.Time) *report { return churn(cfg, start) },
+	}.Serve(stdin, stdout)
 }
 
 // churner is one worker's run; its fields are guarded by mu.
@@ -116,14 +81,9 @@ type churner struct {
 }
 
 // churn runs the window from start and returns the "finished" report.
-func churn(cfg workerConfig, start time.Time) report {
-	rep := report{Event: evFinished}
-	if wait := time.Until(start); wait > 0 {
-		time.Sleep(wait)
-	} else {
-		rep.LateStartNS = int64(-wait)
-	}
-	c := &churner{cfg: cfg, dialer: wsclient.Dialer{Source: cfg.src, Timeout: cfg.timeout},
+func churn(cfg workerConfig, start time.Time) *report {
+	time.Sleep(time.Until(start))
+	c := &churner{cfg: cfg, dialer: wsclient.Dialer{Source: cfg.Src, Timeout: cfg.timeout},
 		payload: make([]byte, cfg.size), upgrade: hist.New(), cycle: hist.New()}
 	_, _ = rand.Read(c.payload)
 	base := time.Now()
@@ -167,8 +127,7 @@ func churn(cfg workerConfig, start time.Time) report {
 		close(due)
 	}
 	wg.Wait()
-	rep.Counts, rep.Upgrade, rep.Cycle = c.counts, c.upgrade, c.cycle
-	return rep
+	return &report{Counts: c.counts, Upgrade: c.upgrade, Cycle: c.cycle}
 }
 
 func (c *churner) add(o Counts) {
@@ -182,7 +141,7 @@ func (c *churner) add(o Counts) {
 func (c *churner) one(due, warmupEnd, end time.Time) {
 	ctx, cancel := context.WithTimeout(context.Background(), c.cfg.timeout)
 	defer cancel()
-	conn, err := c.dialer.Dial(ctx, c.cfg.url)
+	conn, err := c.dialer.Dial(ctx, c.cfg.URL)
 	upgraded := time.Now()
 	if err != nil {
 		c.add(Counts{DialErrors: 1, LastError: "dial: " + err.Error()})
@@ -216,11 +175,4 @@ func (c *churner) one(due, warmupEnd, end time.Time) {
 		c.upgrade.Record(int64(upgraded.Sub(due)))
 		c.cycle.Record(int64(done.Sub(due)))
 	}
-}
-
-// workerProc is the controller's handle on one handshake-worker process.
-type workerProc = workerproc.Proc[report]
-
-func startWorker(cfg workerConfig) (*workerProc, error) {
-	return workerproc.Start("handshake-worker", cfg.src.String(), cfg.args(), func(r report) string { return r.Event })
 }

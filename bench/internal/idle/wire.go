@@ -1,5 +1,7 @@
 package idle
 
+import "github.com/switchboard-chat/switchboard/bench/internal/runner"
+
 // The controller/worker protocol: one JSON object per line. The controller
 // writes commands to a worker's stdin; the worker answers each with exactly
 // one report on stdout, and sends one "ready" report when it starts. EOF on
@@ -7,17 +9,17 @@ package idle
 
 // Command ops.
 const (
-	opRamp   = "ramp"   // hold exactly Target connections, then report "ramped"
-	opStatus = "status" // report "status" with the current counts
-	opQuit   = "quit"   // close everything, report "bye", exit
+	opRamp   = "ramp"        // hold exactly Target connections, then report "ramped"
+	opStatus = "status"      // report "status" with the current counts
+	opQuit   = runner.OpQuit // close everything, report "bye", exit
 )
 
-// Report events.
+// Report events. The first report is runner.EvReady, and the protocol is
+// runner's in that a runner.Session can start and stop idle workers.
 const (
-	evReady  = "ready"
 	evRamped = "ramped"
 	evStatus = "status"
-	evBye    = "bye"
+	evBye    = runner.EvBye
 )
 
 type command struct {
@@ -27,9 +29,7 @@ type command struct {
 }
 
 type report struct {
-	Event string `json:"event"`
-	Pid   int    `json:"pid,omitempty"`
-	Src   string `json:"src,omitempty"`
+	runner.Header
 	// Target and Held: what was asked and what is open now.
 	Target int `json:"target"`
 	Held   int `json:"held"`

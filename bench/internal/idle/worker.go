@@ -4,16 +4,15 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
 	"github.com/switchboard-chat/switchboard/bench/internal/sysinfo"
 	"github.com/switchboard-chat/switchboard/bench/internal/wsclient"
 )
@@ -21,37 +20,27 @@ import (
 // RunWorker is `swload idle-worker`: it holds WebSocket connections from
 // one source address as the controller asks, until stdin closes.
 func RunWorker(args []string, stdin io.Reader, stdout io.Writer) error {
+	var wf runner.WorkerFlags
+	var dial runner.WorkerDialing
 	fs := flag.NewFlagSet("idle-worker", flag.ContinueOnError)
-	src := fs.String("src", "127.0.0.2", "loopback source address to dial from")
-	url := fs.String("url", "", "WebSocket URL to dial, e.g. ws://127.0.0.1:8080/echo")
-	conc := fs.Int("dial-concurrency", 32, "dials in flight at once")
-	dialTimeout := fs.Duration("dial-timeout", 10*time.Second, "bound on TCP connect plus handshake")
-	if err := fs.Parse(args); err != nil {
+	wf.Register(fs, "WebSocket URL to dial, e.g. ws://127.0.0.1:8080/echo")
+	dial.Register(fs)
+	if err := runner.Parse(fs, args, &wf, &dial); err != nil {
 		return err
-	}
-	ip := net.ParseIP(*src)
-	if ip == nil || !ip.IsLoopback() {
-		return fmt.Errorf("--src %q is not a loopback address", *src)
-	}
-	if *url == "" {
-		return errors.New("--url is required")
-	}
-	if *conc < 1 {
-		return errors.New("--dial-concurrency must be at least 1")
 	}
 	if _, err := sysinfo.RaiseNofile(); err != nil {
 		return fmt.Errorf("raise RLIMIT_NOFILE: %w", err)
 	}
 
 	w := &worker{
-		dialer:      wsclient.Dialer{Source: ip, Timeout: *dialTimeout},
-		url:         *url,
-		concurrency: *conc,
+		dialer:      wsclient.Dialer{Source: wf.Src, Timeout: dial.Timeout},
+		url:         wf.URL,
+		concurrency: dial.Concurrency,
 		conns:       make(map[*wsclient.Conn]struct{}),
-		src:         *src,
+		src:         wf.Src.String(),
 	}
 	enc := json.NewEncoder(stdout)
-	if err := enc.Encode(report{Event: evReady, Pid: os.Getpid(), Src: *src}); err != nil {
+	if err := enc.Encode(report{Header: runner.Header{Event: runner.EvReady, Pid: os.Getpid(), Src: w.src}}); err != nil {
 		return err
 	}
 	defer w.closeAll()
@@ -104,7 +93,7 @@ func (w *worker) held() int {
 func (w *worker) status(event string) report {
 	w.mu.Lock()
 	defer w.mu.Unlock()
-	return report{Event: event, Src: w.src, Held: len(w.conns), Dropped: w.dropped, LastDropError: w.lastDropError}
+	return report{Header: runner.Header{Event: event, Src: w.src}, Held: len(w.conns), Dropped: w.dropped, LastDropError: w.lastDropError}
 }
 
 // ramp opens or closes connections until exactly target are held, or the

@@ -1,8 +1,6 @@
 package idle
 
 import (
-	"bufio"
-	"encoding/json"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -13,6 +11,9 @@ import (
 	"time"
 
 	"github.com/gorilla/websocket"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/runner"
+	"github.com/switchboard-chat/switchboard/bench/internal/runnertest"
 )
 
 // echoServer is a gorilla server that can drop all its connections.
@@ -71,48 +72,21 @@ func (s *echoServer) dropOne() {
 
 // workerDriver runs RunWorker in-process behind pipes, as the controller
 // would.
-type workerDriver struct {
-	t    testing.TB
-	in   *io.PipeWriter
-	out  *bufio.Scanner
-	done chan error
-}
+type workerDriver struct{ *runnertest.Pipe[*report] }
 
-func startWorkerInProcess(t testing.TB, url string) *workerDriver {
+func startWorkerInProcess(t testing.TB, url string) workerDriver {
 	t.Helper()
-	inR, inW := io.Pipe()
-	outR, outW := io.Pipe()
-	d := &workerDriver{t: t, in: inW, out: bufio.NewScanner(outR), done: make(chan error, 1)}
-	go func() {
-		err := RunWorker([]string{"--src", "127.0.0.2", "--url", url, "--dial-concurrency", "4"}, inR, outW)
-		outW.Close()
-		d.done <- err
-	}()
-	if rep := d.next(); rep.Event != evReady {
-		t.Fatalf("first report %+v, want ready", rep)
-	}
-	return d
+	p := runnertest.Start[*report](t, func(stdin io.Reader, stdout io.Writer) error {
+		return RunWorker([]string{"--src", "127.0.0.2", "--url", url, "--dial-concurrency", "4"}, stdin, stdout)
+	})
+	p.Next(runner.EvReady)
+	return workerDriver{p}
 }
 
-func (d *workerDriver) next() report {
-	d.t.Helper()
-	if !d.out.Scan() {
-		d.t.Fatalf("worker output ended: %v", d.out.Err())
-	}
-	var rep report
-	if err := json.Unmarshal(d.out.Bytes(), &rep); err != nil {
-		d.t.Fatal(err)
-	}
-	return rep
-}
-
-func (d *workerDriver) do(c command) report {
-	d.t.Helper()
-	b, _ := json.Marshal(c)
-	if _, err := d.in.Write(append(b, '\n')); err != nil {
-		d.t.Fatal(err)
-	}
-	return d.next()
+// do sends c and returns the answer, which must be of event want.
+func (d workerDriver) do(c command, want string) *report {
+	d.Send(c)
+	return d.Next(want)
 }
 
 func TestWorkerRampDropQuit(t *testing.T) {
@@ -120,8 +94,8 @@ func TestWorkerRampDropQuit(t *testing.T) {
 	url := "ws" + strings.TrimPrefix(srv.URL, "http")
 	d := startWorkerInProcess(t, url)
 
-	rep := d.do(command{Op: opRamp, Target: 20, TimeoutMS: 10000})
-	if rep.Event != evRamped || rep.Held != 20 || rep.Target != 20 || rep.DialErrors != 0 {
+	rep := d.do(command{Op: opRamp, Target: 20, TimeoutMS: 10000}, evRamped)
+	if rep.Held != 20 || rep.Target != 20 || rep.DialErrors != 0 {
 		t.Fatalf("ramp up: %+v", rep)
 	}
 
@@ -140,25 +114,24 @@ func TestWorkerRampDropQuit(t *testing.T) {
 	deadline = time.Now().Add(5 * time.Second)
 	for rep.Dropped == 0 && time.Now().Before(deadline) {
 		time.Sleep(10 * time.Millisecond) // polling the worker's count; there is no event to wait on
-		rep = d.do(command{Op: opStatus})
+		rep = d.do(command{Op: opStatus}, evStatus)
 	}
 	if rep.Held != 19 || rep.Dropped != 1 || !strings.Contains(rep.LastDropError, "closed") {
 		t.Fatalf("status after drop: %+v", rep)
 	}
 
 	// The next ramp makes up for it, and ramping down closes the surplus.
-	if rep = d.do(command{Op: opRamp, Target: 21, TimeoutMS: 10000}); rep.Held != 21 {
+	if rep = d.do(command{Op: opRamp, Target: 21, TimeoutMS: 10000}, evRamped); rep.Held != 21 {
 		t.Fatalf("ramp after drop: %+v", rep)
 	}
-	if rep = d.do(command{Op: opRamp, Target: 5, TimeoutMS: 10000}); rep.Held != 5 || rep.Dropped != 1 {
+	if rep = d.do(command{Op: opRamp, Target: 5, TimeoutMS: 10000}, evRamped); rep.Held != 5 || rep.Dropped != 1 {
 		t.Fatalf("ramp down: %+v", rep)
 	}
 
-	rep = d.do(command{Op: opQuit})
-	if rep.Event != evBye || rep.Held != 0 {
+	if rep = d.do(command{Op: opQuit}, evBye); rep.Held != 0 {
 		t.Errorf("quit: %+v", rep)
 	}
-	if err := <-d.done; err != nil {
+	if err := d.Wait(); err != nil {
 		t.Errorf("worker returned %v", err)
 	}
 }
@@ -167,12 +140,11 @@ func TestWorkerDialErrorsReported(t *testing.T) {
 	// Nothing listens on port 1: every dial is refused, and the ramp must
 	// say so rather than hang or pretend.
 	d := startWorkerInProcess(t, "ws://127.0.0.1:1/echo")
-	rep := d.do(command{Op: opRamp, Target: 3, TimeoutMS: 5000})
+	rep := d.do(command{Op: opRamp, Target: 3, TimeoutMS: 5000}, evRamped)
 	if rep.Held != 0 || rep.DialErrors == 0 || rep.LastError == "" {
 		t.Errorf("ramp against nothing: %+v", rep)
 	}
-	d.in.Close() // EOF means quit
-	if err := <-d.done; err != nil {
+	if err := d.Wait(); err != nil { // EOF means quit
 		t.Errorf("worker returned %v", err)
 	}
 }

@@ -3,15 +3,51 @@ package summary
 import (
 	"math"
 	"testing"
+
+	"github.com/switchboard-chat/switchboard/bench/internal/hist"
 )
 
 func TestSpreadOf(t *testing.T) {
-	if s := SpreadOf([]float64{3, 1, 2, 10}); s.Median != 2.5 || s.Min != 1 || s.Max != 10 || s.N != 4 {
-		t.Errorf("SpreadOf = %+v", s)
+	tests := []struct {
+		in   []float64
+		want Spread
+	}{
+		{nil, Spread{}},
+		{[]float64{7}, Spread{Median: 7, Min: 7, Max: 7, N: 1}},
+		{[]float64{3, 1, 2}, Spread{Median: 2, Min: 1, Max: 3, N: 3}},
+		{[]float64{10, 40, 20, 30}, Spread{Median: 25, Min: 10, Max: 40, N: 4}},
 	}
-	if s := SpreadOf(nil); s.N != 0 {
-		t.Errorf("SpreadOf(nil) = %+v", s)
+	for _, tc := range tests {
+		in := append([]float64(nil), tc.in...)
+		if got := SpreadOf(tc.in); got != tc.want {
+			t.Errorf("SpreadOf(%v) = %+v, want %+v", tc.in, got, tc.want)
+		}
+		for i := range in {
+			if in[i] != tc.in[i] {
+				t.Fatalf("SpreadOf reordered its input")
+			}
+		}
 	}
+}
+
+func TestLatencyOf(t *testing.T) {
+	h := hist.New()
+	for i := 1; i <= 1000; i++ {
+		h.Record(int64(i) * 1000) // 1 µs .. 1 ms
+	}
+	l := LatencyOf(h)
+	near := func(name string, got, want float64) {
+		t.Helper()
+		if got < want || got > want*1.01 {
+			t.Errorf("%s = %v ms, want %v (+1%%)", name, got, want)
+		}
+	}
+	near("p50", l.P50, 0.5)
+	near("p90", l.P90, 0.9)
+	near("p99", l.P99, 0.99)
+	near("p999", l.P999, 0.999)
+	near("max", l.Max, 1)
+	near("mean", l.Mean, 0.5005)
 }
 
 func TestRatioOf(t *testing.T) {
