@@ -1,6 +1,6 @@
 // Package soak runs switchboard for a long time under mixed chat load with
 // churn and records whether anything grows: RSS, heap, goroutines, open
-// descriptors, and publish-to-delivery p99 over time. At the end it checks
+// descriptors, and live publish-to-delivery p99 over time. At the end it checks
 // that no acknowledged message was lost (every member saw every seq of its
 // room, across reconnects with since) and that no descriptor leaked (the
 // server's fd count returns to its idle level once every client is gone).
@@ -15,6 +15,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"net/http"
 	"os"
@@ -274,7 +275,8 @@ func (l *load) setup() error {
 	return nil
 }
 
-// takeInterval returns the deliveries and p99 since the last call.
+// takeInterval returns the deliveries (live and replayed) and the p99 of
+// live ones since the last call.
 func (l *load) takeInterval() (uint64, float64) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -341,6 +343,11 @@ type client struct {
 	conn *websocket.Conn
 	last uint64 // last seq seen in the room
 	n    int    // messages published
+	// liveFrom is the first seq delivered live in this session: the
+	// joined frame's seq + 1. Messages below it are the replay of what
+	// the client missed while away; their delay is the time away, not the
+	// server's, so they stay out of the latency figure.
+	liveFrom uint64
 }
 
 func (c *client) lastSeq() uint64 {
@@ -393,6 +400,7 @@ func (c *client) session(stop chan struct{}) error {
 	c.mu.Lock()
 	c.conn = conn
 	since := c.last
+	c.liveFrom = math.MaxUint64 // until joined says where live delivery starts
 	c.mu.Unlock()
 	defer conn.Close()
 	// Rooms start empty, so even the first join replays from seq 0.
@@ -474,9 +482,14 @@ func (c *client) handle(p []byte) {
 		c.l.mu.Unlock()
 	case "reset":
 		c.l.errorf("client %d got reset in %s at seq %d", c.id, f.Room, f.Seq)
+	case "joined":
+		c.mu.Lock()
+		c.liveFrom = f.Seq + 1
+		c.mu.Unlock()
 	case "message":
 		lat := time.Since(time.Unix(0, f.Body.T))
 		c.mu.Lock()
+		live := f.Seq >= c.liveFrom
 		switch {
 		case f.Seq <= c.last:
 			c.l.mu.Lock()
@@ -492,7 +505,9 @@ func (c *client) handle(p []byte) {
 		c.mu.Unlock()
 		c.l.mu.Lock()
 		c.l.delivered++
-		c.l.hist.Record(lat.Nanoseconds())
+		if live {
+			c.l.hist.Record(lat.Nanoseconds())
+		}
 		c.l.mu.Unlock()
 	case "error":
 		if f.Code != "rate_limited" {
